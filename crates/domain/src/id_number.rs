@@ -1,0 +1,394 @@
+//! Resident identity numbers (居民身份证号码, GB 11643-1999): normalisation of what real files
+//! carry, the check digit (ISO 7064 MOD 11-2), and masking.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+
+const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const CHECK_CHARS: [u8; 11] = *b"10X98765432";
+
+/// Why a value is not a usable ID number. Messages are shown to users as they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdNumberError {
+    #[error("身份证号为空")]
+    Empty,
+    #[error("身份证号被表格软件转成了数字（如 4.11321E+17 或末尾 .0），原号码已无法还原，请以文本格式重新导出")]
+    MangledBySpreadsheet,
+    #[error("身份证号含有非法字符“{0}”")]
+    InvalidCharacter(char),
+    #[error("身份证号应为 18 位（或旧式 15 位），实际 {0} 位")]
+    WrongLength(usize),
+    #[error("身份证号中的出生日期 {0} 不存在")]
+    InvalidBirthDate(String),
+    #[error("身份证号校验码错误：应为 {expected}，实际为 {actual}")]
+    CheckDigit { expected: char, actual: char },
+}
+
+/// What normalisation had to do to a value, for the run reports that count each step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Normalization {
+    /// Leading, trailing or inner white space removed.
+    pub removed_spaces: bool,
+    /// Full-width digits or letters (０-９, Ｘ) turned into ASCII.
+    pub full_width: bool,
+    /// A lowercase check letter `x` made uppercase.
+    pub lowercase_x: bool,
+    /// A 15-digit legacy number expanded to 18 digits.
+    pub upgraded_15: bool,
+}
+
+impl Normalization {
+    pub fn changed(&self) -> bool {
+        self.removed_spaces || self.full_width || self.lowercase_x || self.upgraded_15
+    }
+}
+
+/// A valid 18-character resident ID number, in canonical form (digits and an uppercase `X`).
+///
+/// `Display` and `Debug` show it masked (`4113**********1234`); only [`IdNumber::expose`]
+/// gives the full value, for storage and for roles allowed to see it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdNumber(String);
+
+impl IdNumber {
+    /// Parses a value, normalising it as [`IdNumber::normalize`] does.
+    pub fn parse(s: &str) -> Result<IdNumber, IdNumberError> {
+        IdNumber::normalize(s).map(|(id, _)| id)
+    }
+
+    /// Normalises a value from an outside file: trims and removes spaces, converts full-width
+    /// characters, uppercases `x`, expands 15-digit numbers; refuses spreadsheet-mangled ones.
+    pub fn normalize(raw: &str) -> Result<(IdNumber, Normalization), IdNumberError> {
+        let mut steps = Normalization::default();
+        let mut chars = String::with_capacity(18);
+        for c in raw.chars() {
+            let c = match c {
+                '\u{FF10}'..='\u{FF19}' => {
+                    steps.full_width = true;
+                    char::from(b'0' + (c as u32 - 0xFF10) as u8)
+                }
+                '\u{FF38}' | '\u{FF58}' => {
+                    steps.full_width = true;
+                    if c == '\u{FF58}' {
+                        steps.lowercase_x = true;
+                    }
+                    'X'
+                }
+                '\u{FF0E}' => {
+                    steps.full_width = true;
+                    '.'
+                }
+                '\u{FF25}' | '\u{FF45}' => {
+                    steps.full_width = true;
+                    'E'
+                }
+                '\u{FF0B}' => {
+                    steps.full_width = true;
+                    '+'
+                }
+                c if c.is_whitespace() || c == '\u{3000}' => {
+                    steps.removed_spaces = true;
+                    continue;
+                }
+                'x' => {
+                    steps.lowercase_x = true;
+                    'X'
+                }
+                c => c,
+            };
+            chars.push(c);
+        }
+        if chars.is_empty() {
+            return Err(IdNumberError::Empty);
+        }
+        if looks_mangled(&chars) {
+            return Err(IdNumberError::MangledBySpreadsheet);
+        }
+        if let Some(bad) = chars
+            .chars()
+            .enumerate()
+            .find(|&(i, c)| !(c.is_ascii_digit() || (c == 'X' && i == chars.len() - 1)))
+            .map(|(_, c)| c)
+        {
+            return Err(IdNumberError::InvalidCharacter(bad));
+        }
+        let body = match chars.len() {
+            18 => chars,
+            15 => {
+                if chars.ends_with('X') {
+                    return Err(IdNumberError::InvalidCharacter('X'));
+                }
+                steps.upgraded_15 = true;
+                // Legacy numbers omit the century (always 19) and the check digit.
+                let mut s = String::with_capacity(18);
+                s.push_str(&chars[..6]);
+                s.push_str("19");
+                s.push_str(&chars[6..]);
+                s.push(char::from(check_char(&s)));
+                s
+            }
+            n => return Err(IdNumberError::WrongLength(n)),
+        };
+        let birth = &body[6..14];
+        if birth_date_of(&body).is_none() {
+            return Err(IdNumberError::InvalidBirthDate(format!(
+                "{}-{}-{}",
+                &birth[..4],
+                &birth[4..6],
+                &birth[6..]
+            )));
+        }
+        let expected = char::from(check_char(&body[..17]));
+        let actual = body.chars().last().unwrap_or(' ');
+        if expected != actual {
+            return Err(IdNumberError::CheckDigit { expected, actual });
+        }
+        Ok((IdNumber(body), steps))
+    }
+
+    /// The full number: for storage, keyed hashing, and roles allowed to see it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The masked form shown by default: the first 4 and the last 4 characters.
+    pub fn masked(&self) -> String {
+        format!("{}**********{}", &self.0[..4], &self.0[14..])
+    }
+
+    /// The administrative division code of the place of first registration.
+    pub fn region_code(&self) -> &str {
+        &self.0[..6]
+    }
+
+    pub fn birth_date(&self) -> NaiveDate {
+        birth_date_of(&self.0).unwrap_or(NaiveDate::MIN)
+    }
+
+    /// Sex from the sequence code: odd is male.
+    pub fn sex(&self) -> Sex {
+        let d = self.0.as_bytes()[16] - b'0';
+        if d % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
+    }
+
+    /// Age in whole years on `on`.
+    pub fn age_on(&self, on: NaiveDate) -> i32 {
+        let b = self.birth_date();
+        let mut age = on.year() - b.year();
+        if (on.month(), on.day()) < (b.month(), b.day()) {
+            age -= 1;
+        }
+        age
+    }
+
+    /// Builds a valid number from its parts (used by the synthetic demo county and tests).
+    pub fn from_parts(region: &str, birth: NaiveDate, sequence: u16) -> Option<IdNumber> {
+        if region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()) || sequence > 999 {
+            return None;
+        }
+        let body = format!("{region}{}{sequence:03}", birth.format("%Y%m%d"));
+        let c = char::from(check_char(&body));
+        Some(IdNumber(format!("{body}{c}")))
+    }
+}
+
+/// A value the way spreadsheets print an ID they took for a number.
+fn looks_mangled(s: &str) -> bool {
+    let has_exponent =
+        s.contains(['E', 'e']) && s.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let has_decimal = s.contains('.') && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+    has_exponent || has_decimal
+}
+
+fn birth_date_of(body: &str) -> Option<NaiveDate> {
+    let y: i32 = body.get(6..10)?.parse().ok()?;
+    let m: u32 = body.get(10..12)?.parse().ok()?;
+    let d: u32 = body.get(12..14)?.parse().ok()?;
+    if y < 1850 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// The check character of the first 17 digits (ISO 7064 MOD 11-2).
+fn check_char(first17: &str) -> u8 {
+    let sum: u32 = first17
+        .bytes()
+        .take(17)
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    CHECK_CHARS[(sum % 11) as usize]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sex {
+    Male,
+    Female,
+}
+
+impl Sex {
+    pub fn label(self) -> &'static str {
+        match self {
+            Sex::Male => "男",
+            Sex::Female => "女",
+        }
+    }
+}
+
+impl fmt::Display for IdNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdNumber({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 11010519491231002X is the standard's own worked example.
+    const EXAMPLE: &str = "11010519491231002X";
+
+    fn ok(s: &str) -> (String, Normalization) {
+        let (id, n) = IdNumber::normalize(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        (id.expose().to_owned(), n)
+    }
+
+    #[test]
+    fn the_standard_example_is_valid() {
+        let (id, n) = ok(EXAMPLE);
+        assert_eq!(id, EXAMPLE);
+        assert!(!n.changed());
+        let id = IdNumber::parse(EXAMPLE).expect("valid");
+        assert_eq!(
+            id.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).expect("date")
+        );
+        assert_eq!(id.sex(), Sex::Female);
+        assert_eq!(id.region_code(), "110105");
+    }
+
+    #[test]
+    fn check_digits_computed_by_hand() {
+        // 41132119900101123: digits x weights sum to 183, 183 mod 11 = 7 -> '5'.
+        assert_eq!(char::from(check_char("41132119900101123")), '5');
+        assert!(IdNumber::parse("411321199001011235").is_ok());
+        assert_eq!(
+            IdNumber::parse("411321199001011234"),
+            Err(IdNumberError::CheckDigit {
+                expected: '5',
+                actual: '4'
+            })
+        );
+    }
+
+    #[test]
+    fn every_position_change_is_caught_by_the_check_digit() {
+        let good = "411321199001011235";
+        for i in 0..17 {
+            let mut b = good.as_bytes().to_vec();
+            b[i] = if b[i] == b'9' { b'8' } else { b[i] + 1 };
+            let s = String::from_utf8(b).expect("ascii");
+            assert!(IdNumber::parse(&s).is_err(), "{s} should fail");
+        }
+    }
+
+    #[test]
+    fn normalises_spaces_full_width_and_lowercase_x() {
+        let (id, n) = ok(" 110105 19491231 002x ");
+        assert_eq!(id, EXAMPLE);
+        assert!(n.removed_spaces && n.lowercase_x && !n.full_width);
+        let (id, n) = ok("１１０１０５１９４９１２３１００２Ｘ");
+        assert_eq!(id, EXAMPLE);
+        assert!(n.full_width && !n.lowercase_x);
+        let (id, _) = ok("11010519491231002\u{3000}X");
+        assert_eq!(id, EXAMPLE);
+    }
+
+    #[test]
+    fn fifteen_digits_gain_century_and_check_digit() {
+        // 110105491231002 is the 15-digit form of the standard's example.
+        let (id, n) = ok("110105491231002");
+        assert_eq!(id, EXAMPLE);
+        assert!(n.upgraded_15);
+    }
+
+    #[test]
+    fn spreadsheet_mangled_numbers_are_refused_not_guessed() {
+        for s in [
+            "4.11321E+17",
+            "4.11321e+17",
+            "411321199001011000.0",
+            "4.11321199001011E17",
+            "４.１１３２１Ｅ＋１７",
+        ] {
+            assert_eq!(
+                IdNumber::normalize(s).map(|_| ()),
+                Err(IdNumberError::MangledBySpreadsheet),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_bad_values_say_what_is_wrong() {
+        assert_eq!(
+            IdNumber::normalize("  ").map(|_| ()),
+            Err(IdNumberError::Empty)
+        );
+        assert_eq!(
+            IdNumber::normalize("41132119900101123").map(|_| ()),
+            Err(IdNumberError::WrongLength(17))
+        );
+        assert_eq!(
+            IdNumber::normalize("4113211990010112A5").map(|_| ()),
+            Err(IdNumberError::InvalidCharacter('A'))
+        );
+        assert_eq!(
+            IdNumber::normalize("41132119900X011235").map(|_| ()),
+            Err(IdNumberError::InvalidCharacter('X'))
+        );
+        assert_eq!(
+            IdNumber::normalize("411321199002301230").map(|_| ()),
+            Err(IdNumberError::InvalidBirthDate("1990-02-30".into()))
+        );
+        assert!(IdNumber::normalize("41132190023012X").is_err());
+    }
+
+    #[test]
+    fn masking_hides_the_birth_date() {
+        let id = IdNumber::parse(EXAMPLE).expect("valid");
+        assert_eq!(id.masked(), "1101**********002X");
+        assert_eq!(id.to_string(), "1101**********002X");
+        assert!(!format!("{id:?}").contains("19491231"));
+    }
+
+    #[test]
+    fn built_from_parts_is_valid_and_ages_count_birthdays() {
+        let birth = NaiveDate::from_ymd_opt(2010, 9, 1).expect("date");
+        let id = IdNumber::from_parts("411321", birth, 123).expect("parts");
+        assert!(IdNumber::parse(id.expose()).is_ok());
+        assert_eq!(id.sex(), Sex::Male);
+        assert_eq!(
+            id.age_on(NaiveDate::from_ymd_opt(2023, 8, 31).expect("date")),
+            12
+        );
+        assert_eq!(
+            id.age_on(NaiveDate::from_ymd_opt(2023, 9, 1).expect("date")),
+            13
+        );
+        assert!(IdNumber::from_parts("4113", birth, 1).is_none());
+        assert!(IdNumber::from_parts("411321", birth, 1000).is_none());
+    }
+}
