@@ -1,0 +1,319 @@
+//! The storage layer against a real SQLite file.
+
+use liandong_domain::audit::ChainBreak;
+use liandong_domain::{Category, Role};
+use liandong_store::{
+    Actor, NewNotice, NewUser, PersonKind, ResponsiblePerson, Scope, Store, StoreError, UserChanges,
+};
+use sqlx::Executor;
+
+async fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite(&dir.path().join("liandong.sqlite3"))
+        .await
+        .expect("open");
+    store.seed_registry(1_700_000_000).await.expect("seed");
+    (dir, store)
+}
+
+fn admin() -> Actor {
+    Actor {
+        user_id: Some(1),
+        username: "admin".into(),
+        role: "office_admin".into(),
+        source: "127.0.0.1".into(),
+    }
+}
+
+fn new_user(name: &str, role: Role, units: Vec<i64>) -> NewUser {
+    NewUser {
+        username: name.into(),
+        display_name: name.into(),
+        role,
+        password_hash: "$argon2id$test".into(),
+        must_change_password: false,
+        units,
+    }
+}
+
+#[tokio::test]
+async fn seeding_loads_the_registry_once() {
+    let (_dir, store) = open().await;
+    let deps = store.departments().await.expect("departments");
+    assert_eq!(deps.len(), 26);
+    assert_eq!(
+        deps.iter()
+            .filter(|d| d.category == Category::Close)
+            .count(),
+        9
+    );
+    assert_eq!(deps.iter().map(|d| d.duties.len()).sum::<usize>(), 118);
+    assert_eq!(deps[0].name, "县教育局");
+    assert_eq!(deps[0].duties[0].no, 1);
+    assert_eq!(store.townships().await.expect("townships").len(), 16);
+    assert!(!store
+        .seed_registry(1_700_000_001)
+        .await
+        .expect("seed again"));
+    store.health().await.expect("healthy");
+}
+
+#[tokio::test]
+async fn every_change_extends_a_verifiable_chain_and_tampering_is_named() {
+    let (dir, store) = open().await;
+    let u = store
+        .create_user(
+            &admin(),
+            1_700_000_010,
+            &new_user("zhang", Role::Department, vec![1]),
+        )
+        .await
+        .expect("user");
+    store
+        .update_user(
+            &admin(),
+            1_700_000_020,
+            u.id,
+            &UserChanges {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("disable");
+    let (entries, total) = store
+        .audit_entries(&Default::default())
+        .await
+        .expect("entries");
+    assert_eq!(total, 3);
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e.after.as_deref().unwrap_or("").contains("argon2")),
+        "no password hash in the log"
+    );
+    assert_eq!(store.verify_audit().await.expect("verify"), Ok(3));
+
+    // Edit entry 2 behind the application's back, as an intruder with file access would.
+    let path = dir.path().join("liandong.sqlite3");
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("raw");
+    raw.execute("DROP TRIGGER audit_log_no_update")
+        .await
+        .expect("drop trigger");
+    raw.execute("UPDATE audit_log SET actor = 'someone' WHERE id = 2")
+        .await
+        .expect("tamper");
+    assert_eq!(
+        store.verify_audit().await.expect("verify"),
+        Err(ChainBreak::Altered { id: 2 })
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_updates_and_deletes() {
+    let (dir, store) = open().await;
+    store
+        .create_township(&admin(), 1_700_000_030, "test", "测试乡")
+        .await
+        .expect("township");
+    let path = dir.path().join("liandong.sqlite3");
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("raw");
+    assert!(
+        raw.execute("DELETE FROM audit_log WHERE id = 1")
+            .await
+            .is_err(),
+        "delete must be refused"
+    );
+    assert!(
+        raw.execute("UPDATE audit_log SET actor = 'x'")
+            .await
+            .is_err(),
+        "update must be refused"
+    );
+    assert_eq!(store.verify_audit().await.expect("verify"), Ok(2));
+}
+
+#[tokio::test]
+async fn a_failed_change_leaves_no_audit_entry() {
+    let (_dir, store) = open().await;
+    store
+        .create_user(&admin(), 1, &new_user("li", Role::Leader, vec![]))
+        .await
+        .expect("first");
+    let err = store
+        .create_user(&admin(), 2, &new_user("li", Role::Leader, vec![]))
+        .await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    let (_, total) = store
+        .audit_entries(&Default::default())
+        .await
+        .expect("entries");
+    assert_eq!(total, 2, "seed + first user only");
+}
+
+#[tokio::test]
+async fn scope_limits_notices_and_writes() {
+    let (_dir, store) = open().await;
+    store
+        .create_notice(
+            &admin(),
+            10,
+            &NewNotice {
+                title: "全体".into(),
+                body: "b".into(),
+                targets: vec![],
+            },
+        )
+        .await
+        .expect("n1");
+    let for_edu = store
+        .create_notice(
+            &admin(),
+            11,
+            &NewNotice {
+                title: "教育局".into(),
+                body: "b".into(),
+                targets: vec![1],
+            },
+        )
+        .await
+        .expect("n2");
+    let edu = Scope::Units(vec![1]);
+    let health = Scope::Units(vec![2]);
+    assert_eq!(store.notices(&edu, 0).await.expect("edu").len(), 2);
+    assert_eq!(store.notices(&health, 0).await.expect("health").len(), 1);
+    assert_eq!(store.notices(&Scope::All, 0).await.expect("all").len(), 2);
+    assert!(matches!(
+        store.notice(&health, 0, for_edu.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .notices(&Scope::Units(vec![]), 0)
+            .await
+            .expect("none")
+            .len(),
+        1
+    );
+
+    let people = [ResponsiblePerson {
+        kind: PersonKind::Principal,
+        name: "王某".into(),
+        post: "局长".into(),
+    }];
+    let err = store
+        .set_responsible_persons(&admin(), &health, 12, 1, &people)
+        .await;
+    assert!(matches!(err, Err(StoreError::OutOfScope)));
+    let d = store
+        .set_responsible_persons(&admin(), &edu, 12, 1, &people)
+        .await
+        .expect("own department");
+    assert_eq!(d.people, people);
+}
+
+#[tokio::test]
+async fn failures_lock_a_name_after_the_threshold_and_reset_clears_them() {
+    let (_dir, store) = open().await;
+    let now = 1_700_000_000;
+    for i in 0..4 {
+        store
+            .record_login_attempt(
+                now + i,
+                "ghost",
+                None,
+                "ip",
+                "ua",
+                liandong_store::LoginOutcome::UnknownUser,
+            )
+            .await
+            .expect("log");
+        assert_eq!(
+            store
+                .register_failure("ghost", now + i, 900, 5, 1800)
+                .await
+                .expect("fail"),
+            None
+        );
+    }
+    store
+        .record_login_attempt(
+            now + 4,
+            "ghost",
+            None,
+            "ip",
+            "ua",
+            liandong_store::LoginOutcome::UnknownUser,
+        )
+        .await
+        .expect("log");
+    assert_eq!(
+        store
+            .register_failure("ghost", now + 4, 900, 5, 1800)
+            .await
+            .expect("fail"),
+        Some(now + 1804)
+    );
+    assert_eq!(
+        store
+            .lock_state("ghost", now + 100)
+            .await
+            .expect("state")
+            .locked_until,
+        Some(now + 1804)
+    );
+    assert_eq!(
+        store
+            .lock_state("ghost", now + 1804)
+            .await
+            .expect("state")
+            .locked_until,
+        None
+    );
+    // Failures older than the window do not count.
+    store
+        .record_login_attempt(
+            now + 5000,
+            "ghost",
+            None,
+            "ip",
+            "ua",
+            liandong_store::LoginOutcome::UnknownUser,
+        )
+        .await
+        .expect("log");
+    assert_eq!(
+        store
+            .register_failure("ghost", now + 5000, 900, 5, 1800)
+            .await
+            .expect("fail"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken.sqlite3");
+    std::fs::write(&path, vec![0x42_u8; 8192]).expect("write");
+    let err = Store::open_sqlite(&path).await.expect_err("must refuse");
+    let msg = err.to_string();
+    assert!(msg.contains("broken.sqlite3"), "{msg}");
+}
+
+#[tokio::test]
+async fn backup_is_a_checked_copy() {
+    let (dir, store) = open().await;
+    let dest = dir.path().join("copy.sqlite3");
+    store.backup_to(&dest).await.expect("backup");
+    liandong_store::check_sqlite_file(&dest)
+        .await
+        .expect("valid copy");
+    let copy = Store::open_sqlite(&dest).await.expect("open copy");
+    assert_eq!(copy.departments().await.expect("deps").len(), 26);
+    assert_eq!(copy.verify_audit().await.expect("verify"), Ok(1));
+}
