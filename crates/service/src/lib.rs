@@ -1,1 +1,31 @@
+//! Use cases of liandong: sign-in and sessions, accounts, the registry, notices, first start
+//! and the demo county. Functions take the current time as an argument; only the edges (web
+//! handlers, commands) read the clock.
 
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod settings;
+pub mod users;
+
+pub use auth::{Principal, SignedIn};
+pub use error::ServiceError;
+pub use settings::Settings;
+
+use liandong_store::Store;
+
+/// The platform as the web layer and the commands see it.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub store: Store,
+    pub settings: std::sync::Arc<Settings>,
+}
+
+impl App {
+    pub fn new(store: Store, settings: Settings) -> App {
+        App {
+            store,
+            settings: std::sync::Arc::new(settings),
+        }
+    }
+}

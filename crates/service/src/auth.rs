@@ -1,0 +1,301 @@
+//! Sign-in, sessions and passwords: argon2id hashes, lockout after repeated failures, idle
+//! expiry, forced change of initial and expired passwords.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Utc};
+use liandong_store::{Actor, LoginOutcome, Scope, SessionRecord, User};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, ServiceError};
+use crate::{App, Settings};
+
+/// The signed-in user of a request, with the session it came through.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub session: SessionRecord,
+    /// The request's source address, for the operation log.
+    pub source: String,
+    /// True while the user may do nothing but change the password.
+    pub must_change_password: bool,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            username: self.user.username.clone(),
+            role: self.user.role.code().to_owned(),
+            source: self.source.clone(),
+        }
+    }
+
+    /// What this user may read: everything, or its own units' records.
+    pub fn scope(&self) -> Scope {
+        if self.user.role.sees_all() {
+            Scope::All
+        } else {
+            Scope::Units(self.user.unit_ids())
+        }
+    }
+}
+
+/// A successful sign-in: the bearer token (also the cookie value) and the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub csrf_token: String,
+    pub user: User,
+    pub must_change_password: bool,
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Sessions are stored by the hash of their token only.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn argon2(settings: &Settings) -> Result<Argon2<'static>> {
+    let params = Params::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        1,
+        None,
+    )
+    .map_err(|e| ServiceError::Internal(format!("argon2 参数无效：{e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a password with argon2id (off the async runtime: it takes tens of milliseconds).
+pub async fn hash_password(settings: &Settings, password: &str) -> Result<String> {
+    let hasher = argon2(settings)?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        hasher
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ServiceError::Internal(format!("密码哈希失败：{e}")))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.to_string()))?
+}
+
+async fn verify_password(
+    settings: &Settings,
+    hash: Option<String>,
+    password: &str,
+) -> Result<bool> {
+    let hasher = argon2(settings)?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        // Unknown users cost as much as known ones, so timing does not tell them apart.
+        let hash = hash.unwrap_or_else(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            hasher
+                .hash_password(b"timing-equaliser", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        });
+        match PasswordHash::new(&hash) {
+            Ok(parsed) => hasher.verify_password(password.as_bytes(), &parsed).is_ok(),
+            Err(_) => false,
+        }
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// User names are lowercase ASCII; sign-in accepts any case.
+pub fn normalize_username(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+fn password_expired(settings: &Settings, user: &User, now: i64) -> bool {
+    settings.password_max_age_days > 0
+        && now - user.password_changed_at > settings.password_max_age_days * 86_400
+}
+
+impl App {
+    /// Signs a user in, recording the attempt in the login log whatever its outcome.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        source: &str,
+        user_agent: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn> {
+        let s = &self.settings;
+        let now = now.timestamp();
+        let name = normalize_username(username);
+        let ua: String = user_agent.chars().take(200).collect();
+        let store = &self.store;
+        if store.lock_state(&name, now).await?.locked_until.is_some() {
+            store
+                .record_login_attempt(now, &name, None, source, &ua, LoginOutcome::Locked)
+                .await?;
+            return Err(ServiceError::TooManyAttempts {
+                minutes: s.lockout_minutes,
+            });
+        }
+        let user = store.user_by_username(&name).await?;
+        let ok =
+            verify_password(s, user.as_ref().map(|u| u.password_hash.clone()), password).await?;
+        let user = match (user, ok) {
+            (Some(u), true) => u,
+            (user, _) => {
+                let outcome = if user.is_some() {
+                    LoginOutcome::BadPassword
+                } else {
+                    LoginOutcome::UnknownUser
+                };
+                store
+                    .record_login_attempt(now, &name, user.map(|u| u.id), source, &ua, outcome)
+                    .await?;
+                store
+                    .register_failure(
+                        &name,
+                        now,
+                        s.lockout_window_minutes * 60,
+                        s.lockout_threshold,
+                        s.lockout_minutes * 60,
+                    )
+                    .await?;
+                return Err(ServiceError::BadCredentials);
+            }
+        };
+        if user.disabled {
+            store
+                .record_login_attempt(
+                    now,
+                    &name,
+                    Some(user.id),
+                    source,
+                    &ua,
+                    LoginOutcome::Disabled,
+                )
+                .await?;
+            return Err(ServiceError::AccountDisabled);
+        }
+        store.reset_failures(&name, now).await?;
+        let token = random_token();
+        let csrf_token = random_token();
+        store
+            .create_session(&SessionRecord {
+                token_hash: token_hash(&token),
+                user_id: user.id,
+                csrf_token: csrf_token.clone(),
+                created_at: now,
+                last_seen_at: now,
+                source: source.to_owned(),
+                user_agent: ua.clone(),
+            })
+            .await?;
+        store
+            .record_login_attempt(
+                now,
+                &name,
+                Some(user.id),
+                source,
+                &ua,
+                LoginOutcome::Success,
+            )
+            .await?;
+        let must_change_password = user.must_change_password || password_expired(s, &user, now);
+        Ok(SignedIn {
+            token,
+            csrf_token,
+            user,
+            must_change_password,
+        })
+    }
+
+    /// The principal behind a session token, if the session is alive. Ends idle sessions.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Principal>> {
+        let now = now.timestamp();
+        let hash = token_hash(token);
+        let Some(session) = self.store.session(&hash).await? else {
+            return Ok(None);
+        };
+        if now - session.last_seen_at > self.settings.session_idle_minutes * 60 {
+            self.store.delete_session(&hash).await?;
+            return Ok(None);
+        }
+        let user = self.store.user(session.user_id).await?;
+        if user.disabled {
+            self.store.delete_session(&hash).await?;
+            return Ok(None);
+        }
+        // Refresh at most once a minute: every request need not be a write.
+        if now - session.last_seen_at >= 60 {
+            self.store.touch_session(&hash, now).await?;
+        }
+        let must_change_password =
+            user.must_change_password || password_expired(&self.settings, &user, now);
+        Ok(Some(Principal {
+            user,
+            session,
+            source: source.to_owned(),
+            must_change_password,
+        }))
+    }
+
+    pub async fn sign_out(&self, p: &Principal) -> Result<()> {
+        Ok(self.store.delete_session(&p.session.token_hash).await?)
+    }
+
+    /// Changes the signed-in user's own password; other sessions of the user end.
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        old: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if !verify_password(&self.settings, Some(p.user.password_hash.clone()), old).await? {
+            return Err(ServiceError::invalid("old_password", "原密码不正确"));
+        }
+        if old == new {
+            return Err(ServiceError::invalid(
+                "new_password",
+                "新密码不能与原密码相同",
+            ));
+        }
+        self.settings
+            .password_policy
+            .check(new, &p.user.username, &[&p.user.display_name])
+            .map_err(|e| ServiceError::invalid("new_password", e.to_string()))?;
+        let hash = hash_password(&self.settings, new).await?;
+        self.store
+            .set_password(
+                &p.actor(),
+                now.timestamp(),
+                p.user.id,
+                &hash,
+                false,
+                Some(&p.session.token_hash),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Constant-time comparison of two tokens.
+pub fn tokens_match(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}

@@ -1,0 +1,55 @@
+//! Every setting of the platform. The binary fills this from flags and `LIANDONG_*`
+//! environment variables; defaults are the ones domain.md and the security review name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use liandong_domain::password::PasswordPolicy;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Mark the session cookie `Secure` and give it the `__Host-` prefix (behind TLS).
+    pub secure_cookies: bool,
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Failed sign-ins within the window that lock a user name.
+    pub lockout_threshold: i64,
+    pub lockout_window_minutes: i64,
+    pub lockout_minutes: i64,
+    pub password_policy: PasswordPolicy,
+    /// Days after which a password must be changed; 0 means never.
+    pub password_max_age_days: i64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Fill an empty database with the synthetic demo county.
+    pub demo: bool,
+}
+
+impl Settings {
+    /// The defaults, with data under `data_dir`.
+    pub fn with_data_dir(data_dir: PathBuf) -> Settings {
+        Settings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            secure_cookies: false,
+            session_idle_minutes: 30,
+            lockout_threshold: 5,
+            lockout_window_minutes: 15,
+            lockout_minutes: 30,
+            password_policy: PasswordPolicy::default(),
+            password_max_age_days: 90,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            body_limit_bytes: 1024 * 1024,
+            demo: false,
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("liandong.sqlite3")
+    }
+}

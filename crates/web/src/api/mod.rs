@@ -1,0 +1,118 @@
+//! The JSON API under `/api/v1` (api.md) and its OpenAPI document, generated from the code.
+
+mod admin;
+mod registry;
+mod session;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route(
+            "/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route("/session/password", put(session::change_password))
+        .route("/users", get(admin::list_users).post(admin::create_user))
+        .route(
+            "/users/{id}",
+            get(admin::get_user).patch(admin::update_user),
+        )
+        .route("/users/{id}/password", put(admin::reset_password))
+        .route("/users/{id}/lock", put(admin::lock_user))
+        .route("/audit", get(admin::audit))
+        .route("/audit/logins", get(admin::logins))
+        .route("/departments", get(registry::departments))
+        .route("/departments/{id}", get(registry::department))
+        .route("/departments/{id}/people", put(registry::set_people))
+        .route("/departments/{id}/duties", put(registry::set_duties))
+        .route(
+            "/townships",
+            get(registry::townships).post(registry::create_township),
+        )
+        .route("/townships/{id}", put(registry::update_township))
+        .route(
+            "/notices",
+            get(registry::notices).post(registry::publish_notice),
+        )
+        .route("/notices/{id}", get(registry::notice))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the database can be read and written.
+    status: &'static str,
+}
+
+/// Answers 200 when the server can read and write its database.
+#[utoipa::path(get, path = "/api/v1/health", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
+async fn health(State(st): State<AppState>) -> Response {
+    match st.app.store.health().await {
+        Ok(()) => Json(Health { status: "ok" }).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            crate::error::AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "数据库不可读写",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "liandong API", version = "1", description = "南召县巩固拓展脱贫攻坚成果“5+2”联动平台接口。除登录、健康检查与本文档外，所有接口都需要 `Authorization: Bearer <token>`。"),
+    paths(
+        health,
+        session::sign_in, session::current, session::sign_out, session::change_password,
+        admin::list_users, admin::create_user, admin::get_user, admin::update_user, admin::reset_password, admin::lock_user,
+        admin::audit, admin::logins,
+        registry::departments, registry::department, registry::set_people, registry::set_duties,
+        registry::townships, registry::create_township, registry::update_township,
+        registry::notices, registry::notice, registry::publish_notice,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "system", description = "健康检查"),
+        (name = "session", description = "登录与会话"),
+        (name = "users", description = "用户管理（联动办公室管理员）"),
+        (name = "audit", description = "操作日志与登录日志"),
+        (name = "registry", description = "成员单位、乡镇"),
+        (name = "notices", description = "通知公告"),
+    )
+)]
+pub struct ApiDoc;

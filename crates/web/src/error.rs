@@ -1,0 +1,133 @@
+//! One error type for the whole web layer. It renders as api.md's JSON under `/api` and as a
+//! Chinese page (or a redirect to sign-in) elsewhere; internal details are logged, never shown.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use liandong_service::ServiceError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+/// The error body of every failed API call (api.md "Conventions").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code.
+    pub code: String,
+    /// 中文说明
+    pub message: String,
+    /// The offending field, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+    pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
+        AppError {
+            field: Some(field.to_owned()),
+            ..AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            )
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> AppError {
+        AppError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    pub fn unauthenticated() -> AppError {
+        AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录")
+    }
+    pub fn internal(detail: impl std::fmt::Display) -> AppError {
+        tracing::error!(%detail, "internal error");
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误，请稍后重试或联系管理员",
+        )
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> AppError {
+        let msg = e.to_string();
+        match e {
+            ServiceError::Validation { field, message } => AppError::invalid(&field, message),
+            ServiceError::Unauthenticated => AppError::unauthenticated(),
+            ServiceError::BadCredentials => {
+                AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", msg)
+            }
+            ServiceError::TooManyAttempts { .. } => {
+                AppError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", msg)
+            }
+            ServiceError::AccountDisabled => {
+                AppError::new(StatusCode::FORBIDDEN, "account_disabled", msg)
+            }
+            ServiceError::PasswordChangeRequired => {
+                AppError::new(StatusCode::FORBIDDEN, "password_change_required", msg)
+            }
+            ServiceError::Forbidden(m) => AppError::forbidden(m),
+            ServiceError::NotFound(m) => AppError::not_found(m),
+            ServiceError::Conflict(m) => AppError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Store(e) => AppError::internal(e),
+            ServiceError::Internal(e) => AppError::internal(e),
+        }
+    }
+}
+
+impl From<liandong_store::StoreError> for AppError {
+    fn from(e: liandong_store::StoreError) -> AppError {
+        ServiceError::from(e).into()
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let detail = ErrorDetail {
+            code: self.code.to_owned(),
+            message: self.message,
+            field: self.field,
+        };
+        let mut res = (
+            self.status,
+            Json(ErrorBody {
+                error: detail.clone(),
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        // The page layer replaces the JSON with a page when it sees this.
+        res.extensions_mut().insert(detail);
+        res
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,245 @@
+//! The Chinese HTML pages. Every page extends `base.html`; its navigation shows only what
+//! the signed-in role can use.
+
+pub(crate) mod audit;
+mod home;
+pub(crate) mod notices;
+pub(crate) mod registry;
+mod session;
+mod users;
+
+use askama::Template;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use liandong_service::Principal;
+
+use crate::auth::Auth;
+use crate::error::{AppError, AppResult, ErrorDetail};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/logout", post(session::logout))
+        .route(
+            "/password",
+            get(session::password_form).post(session::change_password),
+        )
+        .route("/departments", get(registry::departments))
+        .route("/departments/{id}", get(registry::department))
+        .route("/departments/{id}/people", post(registry::save_people))
+        .route("/departments/{id}/duties", post(registry::save_duties))
+        .route(
+            "/townships",
+            get(registry::townships).post(registry::create_township),
+        )
+        .route("/townships/{id}", post(registry::update_township))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).post(users::update))
+        .route("/users/{id}/password", post(users::reset_password))
+        .route("/users/{id}/lock", post(users::lock))
+        .route("/audit", get(audit::entries))
+        .route("/audit/export.xlsx", get(audit::export))
+        .route("/audit/logins", get(audit::logins))
+        .route("/notices", get(notices::list).post(notices::publish))
+        .route("/notices/{id}", get(notices::show))
+}
+
+/// What `base.html` needs.
+pub struct Layout {
+    pub title: String,
+    pub user: Option<LayoutUser>,
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+}
+
+pub struct LayoutUser {
+    pub display_name: String,
+    pub role_label: &'static str,
+}
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+impl Layout {
+    pub fn new(title: &str, active: &str, auth: &Auth) -> Layout {
+        let p = auth.principal.as_ref().filter(|p| !p.must_change_password);
+        let mut nav = Vec::new();
+        if let Some(p) = p {
+            let role = p.user.role;
+            let mut add = |href: &'static str, label: &'static str| {
+                nav.push(NavItem {
+                    href,
+                    label,
+                    active: href == active,
+                })
+            };
+            add("/", "工作台");
+            add("/departments", "成员单位");
+            add("/townships", "乡镇");
+            add("/notices", "通知公告");
+            if role.administers() {
+                add("/users", "用户管理");
+            }
+            if role.reads_audit() {
+                add("/audit", "操作日志");
+                add("/audit/logins", "登录日志");
+            }
+        }
+        Layout {
+            title: title.to_owned(),
+            user: auth.principal.as_ref().map(|p| LayoutUser {
+                display_name: p.user.display_name.clone(),
+                role_label: p.user.role.label(),
+            }),
+            nav,
+            csrf: auth.csrf.clone(),
+        }
+    }
+}
+
+pub fn render<T: Template>(t: &T) -> AppResult<Response> {
+    let html = t.render().map_err(AppError::internal)?;
+    Ok(Html(html).into_response())
+}
+
+/// A county-time "YYYY-MM-DD HH:MM" for a Unix timestamp.
+pub fn fmt_time(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| {
+            liandong_domain::deadline::county_time(t)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The short confirmation shown after a form was saved (post/redirect/get).
+pub fn flash(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "saved" => "已保存。",
+        "created" => "已创建。",
+        "password" => "密码已修改。",
+        "reset" => "密码已重置，用户须在下次登录时修改。",
+        "locked" => "账号已锁定。",
+        "unlocked" => "账号已解锁。",
+        "published" => "通知已发布。",
+        _ => return None,
+    })
+}
+
+/// Form fields as sent by a browser, repeated keys kept (multi-selects).
+pub struct FormData(pub Vec<(String, String)>);
+
+impl FormData {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or("").trim().to_owned()
+    }
+    pub fn ids(&self, name: &str) -> Result<Vec<i64>, AppError> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| {
+                v.parse()
+                    .map_err(|_| AppError::invalid(name, format!("“{v}”不是有效的编号")))
+            })
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| {
+                AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "提交的内容过大",
+                )
+            })?;
+        Ok(FormData(
+            url::form_urlencoded::parse(&bytes).into_owned().collect(),
+        ))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    l: Layout,
+    heading: &'static str,
+    message: String,
+    back: String,
+}
+
+/// Turns API-shaped errors on page routes into pages: a sign-in redirect, the password
+/// change page, or a Chinese error page with a way back.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let auth = req.extensions().get::<Auth>().cloned().unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let back = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.find("://")
+                .and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_owned()))
+        })
+        .unwrap_or_else(|| "/".into());
+    let res = next.run(req).await;
+    let Some(detail) = res.extensions().get::<ErrorDetail>().cloned() else {
+        return res;
+    };
+    let status = res.status();
+    match detail.code.as_str() {
+        "unauthenticated" => {
+            let next = url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
+            return Redirect::to(&format!("/login?next={next}")).into_response();
+        }
+        "password_change_required" => return Redirect::to("/password").into_response(),
+        _ => {}
+    }
+    let heading = match status {
+        StatusCode::NOT_FOUND => "未找到",
+        StatusCode::FORBIDDEN => "无权访问",
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "填写有误",
+        StatusCode::CONFLICT => "操作冲突",
+        StatusCode::TOO_MANY_REQUESTS => "请求过于频繁",
+        s if s.is_server_error() => "服务器错误",
+        _ => "操作失败",
+    };
+    let page = ErrorPage {
+        l: Layout::new(heading, "", &auth),
+        heading,
+        message: detail.message,
+        back,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => res,
+    }
+}
+
+pub fn principal(auth: &Auth) -> Option<&Principal> {
+    auth.principal.as_ref()
+}
