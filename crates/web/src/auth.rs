@@ -152,8 +152,12 @@ pub async fn resolve(
             ));
         }
     }
-    req.extensions_mut().insert(Auth { principal, csrf });
-    Ok(next.run(req).await)
+    let auth = Auth { principal, csrf };
+    req.extensions_mut().insert(auth.clone());
+    let mut res = next.run(req).await;
+    // The page error renderer, outside this layer, lays out error pages for this user.
+    res.extensions_mut().insert(auth);
+    Ok(res)
 }
 
 /// Security headers on every answer; personal data is never cached.

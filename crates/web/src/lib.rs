@@ -43,13 +43,13 @@ async fn not_found() -> error::AppError {
 pub fn router(app: App) -> Router {
     let state = AppState { app };
     let limit = state.app.settings.body_limit_bytes;
-    let pages = pages::routes().layer(middleware::from_fn(pages::render_errors));
     Router::new()
         .nest("/api/v1", api::routes())
-        .merge(pages)
+        .merge(pages::routes())
         .route("/static/app.css", get(css))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::resolve))
+        .layer(middleware::from_fn(pages::render_errors))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(auth::security_headers))
         .layer(TraceLayer::new_for_http())

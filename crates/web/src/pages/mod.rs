@@ -191,7 +191,9 @@ struct ErrorPage {
 /// Turns API-shaped errors on page routes into pages: a sign-in redirect, the password
 /// change page, or a Chinese error page with a way back.
 pub async fn render_errors(req: Request, next: Next) -> Response {
-    let auth = req.extensions().get::<Auth>().cloned().unwrap_or_default();
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let path = req
         .uri()
         .path_and_query()
@@ -210,6 +212,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let Some(detail) = res.extensions().get::<ErrorDetail>().cloned() else {
         return res;
     };
+    let auth = res.extensions().get::<Auth>().cloned().unwrap_or_default();
     let status = res.status();
     match detail.code.as_str() {
         "unauthenticated" => {

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a random loopback port, a temporary database per
+//! test, driven over HTTP (and, in `browser`, by headless Chromium).
+
+mod audit;
+mod browser;
+mod cli;
+mod helpers;
+mod openapi;
+mod pages;
+mod registry;
+mod scope;
+mod session;
