@@ -43,6 +43,15 @@ impl Principal {
     }
 }
 
+/// Why a token signs nobody in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// Never issued, signed out, or its user was disabled.
+    Unknown,
+    /// Idle longer than the session timeout.
+    Expired,
+}
+
 /// A successful sign-in: the bearer token (also the cookie value) and the session's CSRF token.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -225,20 +234,20 @@ impl App {
         token: &str,
         source: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<Principal>> {
+    ) -> Result<Result<Principal, NoSession>> {
         let now = now.timestamp();
         let hash = token_hash(token);
         let Some(session) = self.store.session(&hash).await? else {
-            return Ok(None);
+            return Ok(Err(NoSession::Unknown));
         };
         if now - session.last_seen_at > self.settings.session_idle_minutes * 60 {
             self.store.delete_session(&hash).await?;
-            return Ok(None);
+            return Ok(Err(NoSession::Expired));
         }
         let user = self.store.user(session.user_id).await?;
         if user.disabled {
             self.store.delete_session(&hash).await?;
-            return Ok(None);
+            return Ok(Err(NoSession::Unknown));
         }
         // Refresh at most once a minute: every request need not be a write.
         if now - session.last_seen_at >= 60 {
@@ -246,7 +255,7 @@ impl App {
         }
         let must_change_password =
             user.must_change_password || password_expired(&self.settings, &user, now);
-        Ok(Some(Principal {
+        Ok(Ok(Principal {
             user,
             session,
             source: source.to_owned(),
@@ -254,8 +263,20 @@ impl App {
         }))
     }
 
-    pub async fn sign_out(&self, p: &Principal) -> Result<()> {
-        Ok(self.store.delete_session(&p.session.token_hash).await?)
+    /// Ends the session; the login log records the sign-out.
+    pub async fn sign_out(&self, p: &Principal, now: DateTime<Utc>) -> Result<()> {
+        self.store.delete_session(&p.session.token_hash).await?;
+        self.store
+            .record_login_attempt(
+                now.timestamp(),
+                &p.user.username,
+                Some(p.user.id),
+                &p.source,
+                &p.session.user_agent,
+                LoginOutcome::SignedOut,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Changes the signed-in user's own password; other sessions of the user end.

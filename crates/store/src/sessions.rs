@@ -24,6 +24,8 @@ pub enum LoginOutcome {
     UnknownUser,
     Locked,
     Disabled,
+    /// Not an attempt: the user signed out.
+    SignedOut,
 }
 
 impl LoginOutcome {
@@ -34,6 +36,7 @@ impl LoginOutcome {
             LoginOutcome::UnknownUser => "unknown_user",
             LoginOutcome::Locked => "locked",
             LoginOutcome::Disabled => "disabled",
+            LoginOutcome::SignedOut => "signed_out",
         }
     }
     pub fn label_of(code: &str) -> &'static str {
@@ -43,6 +46,7 @@ impl LoginOutcome {
             "unknown_user" => "用户不存在",
             "locked" => "账号已锁定",
             "disabled" => "账号已停用",
+            "signed_out" => "退出登录",
             _ => "其他",
         }
     }

@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use liandong_domain::Role;
-use liandong_service::auth::tokens_match;
+use liandong_service::auth::{tokens_match, NoSession};
 use liandong_service::Principal;
 
 use crate::error::AppError;
@@ -24,6 +24,23 @@ pub struct Auth {
     pub principal: Option<Principal>,
     /// The CSRF token forms on this page must carry.
     pub csrf: String,
+    /// A session token was sent but its session had timed out.
+    pub expired: bool,
+}
+
+impl Auth {
+    /// The error for a request that needs a user but has none.
+    fn missing(&self) -> AppError {
+        if self.expired {
+            AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "登录已超时（长时间未操作），请重新登录",
+            )
+        } else {
+            AppError::unauthenticated()
+        }
+    }
 }
 
 pub fn session_cookie(secure: bool) -> &'static str {
@@ -101,9 +118,12 @@ pub async fn resolve(
         Some(t) => (Some(t), false),
         None => (cookie(&headers, session_cookie(secure)), true),
     };
-    let principal = match token {
-        Some(t) => st.app.authenticate(&t, &source, chrono::Utc::now()).await?,
-        None => None,
+    let (principal, expired) = match token {
+        Some(t) => match st.app.authenticate(&t, &source, chrono::Utc::now()).await? {
+            Ok(p) => (Some(p), false),
+            Err(why) => (None, why == NoSession::Expired),
+        },
+        None => (None, false),
     };
     let is_api = req.uri().path().starts_with("/api/");
     let expected = match (&principal, via_cookie) {
@@ -152,7 +172,11 @@ pub async fn resolve(
             ));
         }
     }
-    let auth = Auth { principal, csrf };
+    let auth = Auth {
+        principal,
+        csrf,
+        expired,
+    };
     req.extensions_mut().insert(auth.clone());
     let mut res = next.run(req).await;
     // The page error renderer, outside this layer, lays out error pages for this user.
@@ -203,10 +227,11 @@ pub struct Signed(pub Principal);
 impl<S: Send + Sync> FromRequestParts<S> for Signed {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        auth_of(parts)
-            .principal
-            .map(Signed)
-            .ok_or_else(AppError::unauthenticated)
+        let auth = auth_of(parts);
+        match auth.principal {
+            Some(p) => Ok(Signed(p)),
+            None => Err(auth.missing()),
+        }
     }
 }
 
@@ -272,9 +297,10 @@ impl<R: Rule> Require<R> {
 impl<S: Send + Sync, R: Rule> FromRequestParts<S> for Require<R> {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        let p = auth_of(parts)
-            .principal
-            .ok_or_else(AppError::unauthenticated)?;
+        let auth = auth_of(parts);
+        let Some(p) = auth.principal else {
+            return Err(auth.missing());
+        };
         if p.must_change_password {
             return Err(liandong_service::ServiceError::PasswordChangeRequired.into());
         }

@@ -264,13 +264,22 @@ async fn the_password_policy_names_what_is_wrong() {
 async fn idle_sessions_expire_and_disabling_a_user_ends_its_sessions() {
     let app = TestApp::spawn().await;
     let token = app.token("dept-edu", DEMO_PASSWORD).await;
-    let later = chrono::Utc::now() + chrono::Duration::minutes(31);
-    assert!(
-        app.app
-            .authenticate(&token, "test", later)
-            .await
-            .expect("auth")
-            .is_none(),
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(29);
+    let auth = app
+        .app
+        .authenticate(&token, "test", soon)
+        .await
+        .expect("auth");
+    assert!(auth.is_ok(), "active 29 minutes ago");
+    let later = chrono::Utc::now() + chrono::Duration::minutes(29 + 31);
+    let auth = app
+        .app
+        .authenticate(&token, "test", later)
+        .await
+        .expect("auth");
+    assert_eq!(
+        auth.map(|_| ()),
+        Err(liandong_service::auth::NoSession::Expired),
         "idle for 31 minutes"
     );
     assert_eq!(
@@ -308,6 +317,82 @@ async fn idle_sessions_expire_and_disabling_a_user_ends_its_sessions() {
     )
     .await;
     assert_eq!(code, "account_disabled");
+}
+
+#[tokio::test]
+async fn an_expired_session_says_so_and_sends_pages_back_to_sign_in() {
+    let app = TestApp::with(Options {
+        tweak: |s| s.session_idle_minutes = 1,
+        ..Options::default()
+    })
+    .await;
+    let token = app.token("dept-edu", DEMO_PASSWORD).await;
+    // Age the session as if the user had been away for two minutes.
+    let db = app.dir.path().join("liandong.sqlite3");
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("raw");
+    sqlx::query("UPDATE session SET last_seen_at = last_seen_at - 120")
+        .execute(&raw)
+        .await
+        .expect("age");
+    let (code, msg) = error_code(
+        app.get(&token, "/api/v1/departments").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(code, "session_expired");
+    assert!(msg.contains("超时"), "{msg}");
+
+    let browser = form_sign_in(&app, "dept-edu", DEMO_PASSWORD).await;
+    sqlx::query("UPDATE session SET last_seen_at = last_seen_at - 120")
+        .execute(&raw)
+        .await
+        .expect("age");
+    let res = browser
+        .get(app.url("/departments"))
+        .send()
+        .await
+        .expect("r");
+    let to = res
+        .headers()
+        .get(header::LOCATION)
+        .expect("location")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(to, "/login?next=%2Fdepartments&expired=1");
+    let html = browser
+        .get(app.url(&to))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
+    assert!(select_texts(&html, "#login-error")[0].contains("超时"));
+}
+
+#[tokio::test]
+async fn passwords_expire_after_the_configured_days() {
+    let app = TestApp::spawn().await;
+    let in_89_days = chrono::Utc::now() + chrono::Duration::days(89);
+    let signed = app
+        .app
+        .sign_in("dept-edu", DEMO_PASSWORD, "test", "test", in_89_days)
+        .await
+        .expect("sign in");
+    assert!(!signed.must_change_password);
+    let in_91_days = chrono::Utc::now() + chrono::Duration::days(91);
+    let signed = app
+        .app
+        .sign_in("dept-edu", DEMO_PASSWORD, "test", "test", in_91_days)
+        .await
+        .expect("sign in");
+    assert!(
+        signed.must_change_password,
+        "a 91-day-old password must be changed"
+    );
 }
 
 #[tokio::test]

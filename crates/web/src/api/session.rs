@@ -109,7 +109,7 @@ pub async fn current(u: Require<AnyUser>) -> Json<CurrentSession> {
 /// Signs out: the token stops working.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn sign_out(State(st): State<AppState>, Signed(p): Signed) -> AppResult<Response> {
-    st.app.sign_out(&p).await?;
+    st.app.sign_out(&p, chrono::Utc::now()).await?;
     let secure = st.app.settings.secure_cookies;
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().append(

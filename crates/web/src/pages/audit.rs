@@ -349,7 +349,7 @@ pub async fn logins(
                 when: fmt_time(a.at),
                 username: a.username.clone(),
                 outcome: LoginOutcome::label_of(&a.outcome),
-                failed: a.outcome != "success",
+                failed: !matches!(a.outcome.as_str(), "success" | "signed_out"),
                 source: a.source.clone(),
                 user_agent: a.user_agent.clone(),
             })

@@ -72,7 +72,9 @@ pub async fn home(
             .await?;
         Some(
             list.iter()
-                .filter(|a| a.at >= since && a.outcome != "success")
+                .filter(|a| {
+                    a.at >= since && !matches!(a.outcome.as_str(), "success" | "signed_out")
+                })
                 .count() as i64,
         )
     } else {

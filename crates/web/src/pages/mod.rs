@@ -215,9 +215,14 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let auth = res.extensions().get::<Auth>().cloned().unwrap_or_default();
     let status = res.status();
     match detail.code.as_str() {
-        "unauthenticated" => {
+        "unauthenticated" | "session_expired" => {
             let next = url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>();
-            return Redirect::to(&format!("/login?next={next}")).into_response();
+            let expired = if detail.code == "session_expired" {
+                "&expired=1"
+            } else {
+                ""
+            };
+            return Redirect::to(&format!("/login?next={next}{expired}")).into_response();
         }
         "password_change_required" => return Redirect::to("/password").into_response(),
         _ => {}

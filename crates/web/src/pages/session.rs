@@ -31,6 +31,7 @@ struct LoginPage {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    expired: Option<String>,
 }
 
 /// Only same-site paths: an open redirect would help phishing.
@@ -77,13 +78,17 @@ pub async fn login_form(
     let token = existing
         .clone()
         .unwrap_or_else(liandong_service::auth::random_token);
+    let notice = q
+        .expired
+        .is_some()
+        .then(|| "登录已超时（长时间未操作），请重新登录".to_owned());
     let page = login_page(
         &st,
         &auth,
         token.clone(),
         safe_next(q.next.as_deref().unwrap_or("/")),
         String::new(),
-        None,
+        notice,
     );
     let mut res = render(&page)?;
     if existing.is_none() {
@@ -154,7 +159,7 @@ pub async fn login(
 use axum::extract::FromRequest;
 
 pub async fn logout(State(st): State<AppState>, Signed(p): Signed) -> AppResult<Response> {
-    st.app.sign_out(&p).await?;
+    st.app.sign_out(&p, chrono::Utc::now()).await?;
     let secure = st.app.settings.secure_cookies;
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
