@@ -9,6 +9,7 @@ pub mod password;
 pub mod period;
 pub mod registry;
 pub mod role;
+pub mod scoring;
 
 use serde::{Deserialize, Serialize};
 
