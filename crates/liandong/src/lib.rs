@@ -201,13 +201,21 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("无法创建数据目录 {}", settings.data_dir.display()))?;
     let store = Store::open_sqlite(&settings.database_path()).await?;
-    store.seed_registry(chrono::Utc::now().timestamp()).await?;
+    let now = chrono::Utc::now().timestamp();
+    store.seed_registry(now).await?;
+    store.seed_rules(now).await?;
     Ok(store)
 }
 
 /// First start and demo data; returns the generated admin password, if one was generated.
 pub async fn prepare(app: &App, admin_password: Option<&str>) -> anyhow::Result<Option<String>> {
     let now = chrono::Utc::now();
+    if !app.settings.demo && app.store.meta("demo").await?.as_deref() == Some("1") {
+        bail!(
+            "数据目录 {} 中是演示数据库（含公开密码的演示账号），不能作为正式数据使用：请加 --demo 启动，或换用新的数据目录",
+            app.settings.data_dir.display()
+        );
+    }
     let generated = app.ensure_admin(admin_password, now).await?;
     if app.settings.demo {
         app.load_demo(now).await?;
@@ -356,16 +364,19 @@ async fn restore(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let db = settings.database_path();
     std::fs::create_dir_all(&settings.data_dir)?;
     if db.exists() {
-        let aside = db.with_extension(format!(
-            "sqlite3.before-restore-{}",
-            chrono::Utc::now().format("%Y%m%d%H%M%S")
-        ));
-        std::fs::rename(&db, &aside)
-            .with_context(|| format!("无法移走当前数据库 {}", db.display()))?;
-        println!("原数据库已另存为 {}", aside.display());
-    }
-    for ext in ["sqlite3-wal", "sqlite3-shm"] {
-        let _ = std::fs::remove_file(db.with_extension(ext));
+        // The write-ahead log holds committed changes too: it moves with the file.
+        let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+        for suffix in ["", "-wal", "-shm"] {
+            let from = PathBuf::from(format!("{}{suffix}", db.display()));
+            if from.exists() {
+                let to = PathBuf::from(format!("{}.before-restore-{stamp}{suffix}", db.display()));
+                std::fs::rename(&from, &to)
+                    .with_context(|| format!("无法移走当前数据库文件 {}", from.display()))?;
+                if suffix.is_empty() {
+                    println!("原数据库已另存为 {}", to.display());
+                }
+            }
+        }
     }
     std::fs::copy(file, &db).with_context(|| format!("无法写入 {}", db.display()))?;
     let store = Store::open_sqlite(&db).await?;

@@ -83,6 +83,43 @@ fn argon2(settings: &Settings) -> Result<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// What keeps sign-in safe under load: argon2 runs at most one per core at a time (each
+/// takes 19 MiB), attempts on one user name are serialised (so parallel guesses cannot slip
+/// past the lockout), and unknown users are checked against one fixed dummy hash (so they
+/// cost exactly what known users cost).
+#[derive(Debug)]
+pub struct Guards {
+    hashing: tokio::sync::Semaphore,
+    names: Vec<tokio::sync::Mutex<()>>,
+    dummy: tokio::sync::OnceCell<String>,
+}
+
+impl Guards {
+    pub fn new() -> Guards {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Guards {
+            hashing: tokio::sync::Semaphore::new(cores),
+            names: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            dummy: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn stripe(&self, name: &str) -> &tokio::sync::Mutex<()> {
+        let h = name.bytes().fold(0_usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        &self.names[h % self.names.len()]
+    }
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards::new()
+    }
+}
+
 /// Hashes a password with argon2id (off the async runtime: it takes tens of milliseconds).
 pub async fn hash_password(settings: &Settings, password: &str) -> Result<String> {
     let hasher = argon2(settings)?;
@@ -98,29 +135,42 @@ pub async fn hash_password(settings: &Settings, password: &str) -> Result<String
     .map_err(|e| ServiceError::Internal(e.to_string()))?
 }
 
-async fn verify_password(
-    settings: &Settings,
-    hash: Option<String>,
-    password: &str,
-) -> Result<bool> {
-    let hasher = argon2(settings)?;
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        // Unknown users cost as much as known ones, so timing does not tell them apart.
-        let hash = hash.unwrap_or_else(|| {
-            let salt = SaltString::generate(&mut OsRng);
-            hasher
-                .hash_password(b"timing-equaliser", &salt)
-                .map(|h| h.to_string())
-                .unwrap_or_default()
-        });
-        match PasswordHash::new(&hash) {
+impl App {
+    pub(crate) async fn hash_limited(&self, password: &str) -> Result<String> {
+        let _permit = self
+            .guards
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        hash_password(&self.settings, password).await
+    }
+
+    async fn verify_password(&self, hash: Option<String>, password: &str) -> Result<bool> {
+        let hash = match hash {
+            Some(h) => h,
+            None => self
+                .guards
+                .dummy
+                .get_or_try_init(|| self.hash_limited("timing-equaliser"))
+                .await?
+                .clone(),
+        };
+        let _permit = self
+            .guards
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let hasher = argon2(&self.settings)?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || match PasswordHash::new(&hash) {
             Ok(parsed) => hasher.verify_password(password.as_bytes(), &parsed).is_ok(),
             Err(_) => false,
-        }
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(e.to_string()))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
 }
 
 /// User names are lowercase ASCII; sign-in accepts any case.
@@ -145,9 +195,15 @@ impl App {
     ) -> Result<SignedIn> {
         let s = &self.settings;
         let now = now.timestamp();
-        let name = normalize_username(username);
+        let mut name = normalize_username(username);
+        // Only plausible user names reach the database: no huge values, and no password typed
+        // into the wrong field kept in the login log.
+        if crate::users::check_username(&name).is_err() {
+            name = "<无效用户名>".to_owned();
+        }
         let ua: String = user_agent.chars().take(200).collect();
         let store = &self.store;
+        let _one_at_a_time = self.guards.stripe(&name).lock().await;
         if store.lock_state(&name, now).await?.locked_until.is_some() {
             store
                 .record_login_attempt(now, &name, None, source, &ua, LoginOutcome::Locked)
@@ -157,8 +213,9 @@ impl App {
             });
         }
         let user = store.user_by_username(&name).await?;
-        let ok =
-            verify_password(s, user.as_ref().map(|u| u.password_hash.clone()), password).await?;
+        let ok = self
+            .verify_password(user.as_ref().map(|u| u.password_hash.clone()), password)
+            .await?;
         let user = match (user, ok) {
             (Some(u), true) => u,
             (user, _) => {
@@ -195,7 +252,7 @@ impl App {
                 .await?;
             return Err(ServiceError::AccountDisabled);
         }
-        store.reset_failures(&name, now).await?;
+        store.reset_failures(&name).await?;
         let token = random_token();
         let csrf_token = random_token();
         store
@@ -287,7 +344,56 @@ impl App {
         new: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        if !verify_password(&self.settings, Some(p.user.password_hash.clone()), old).await? {
+        let name = p.user.username.as_str();
+        let _one_at_a_time = self.guards.stripe(name).lock().await;
+        let at = now.timestamp();
+        if self
+            .store
+            .lock_state(name, at)
+            .await?
+            .locked_until
+            .is_some()
+        {
+            return Err(ServiceError::TooManyAttempts {
+                minutes: self.settings.lockout_minutes,
+            });
+        }
+        if !self
+            .verify_password(Some(p.user.password_hash.clone()), old)
+            .await?
+        {
+            // Guessing the old password through a stolen session counts like a failed sign-in.
+            let s = &self.settings;
+            self.store
+                .record_login_attempt(
+                    at,
+                    name,
+                    Some(p.user.id),
+                    &p.source,
+                    &p.session.user_agent,
+                    LoginOutcome::BadPassword,
+                )
+                .await?;
+            let locked = self
+                .store
+                .register_failure(
+                    name,
+                    at,
+                    s.lockout_window_minutes * 60,
+                    s.lockout_threshold,
+                    s.lockout_minutes * 60,
+                )
+                .await?;
+            if locked.is_some() {
+                self.store
+                    .set_lock(
+                        &Actor::system("lockout"),
+                        at,
+                        name,
+                        at + s.lockout_minutes * 60,
+                    )
+                    .await?;
+            }
             return Err(ServiceError::invalid("old_password", "原密码不正确"));
         }
         if old == new {
@@ -300,7 +406,7 @@ impl App {
             .password_policy
             .check(new, &p.user.username, &[&p.user.display_name])
             .map_err(|e| ServiceError::invalid("new_password", e.to_string()))?;
-        let hash = hash_password(&self.settings, new).await?;
+        let hash = self.hash_limited(new).await?;
         self.store
             .set_password(
                 &p.actor(),

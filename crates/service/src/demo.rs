@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 use liandong_domain::{Role, UnitKind};
 use liandong_store::{Actor, NewNotice, NewUser, PersonKind, ResponsiblePerson, Scope};
 
-use crate::auth::hash_password;
 use crate::error::Result;
 use crate::App;
 
@@ -47,7 +46,9 @@ impl App {
         }
         let at = now.timestamp();
         let actor = Actor::system("demo");
-        let hash = hash_password(&self.settings, DEMO_PASSWORD).await?;
+        // Marked first: a half-loaded demo is still a demo, never served as a real county.
+        store.set_meta("demo", "1").await?;
+        let hash = self.hash_limited(DEMO_PASSWORD).await?;
         let account =
             |username: String, display_name: String, role: Role, units: Vec<i64>| NewUser {
                 username,

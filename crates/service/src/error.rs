@@ -23,6 +23,9 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The period is approved and locked (409 `period_locked`).
+    #[error("{0}")]
+    Locked(String),
     #[error(transparent)]
     Store(StoreError),
     #[error("内部错误：{0}")]
@@ -44,6 +47,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(what) => ServiceError::NotFound(format!("未找到{what}")),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::OutOfScope => ServiceError::Forbidden("无权操作其他单位的数据".into()),
+            e @ StoreError::Locked(_) => ServiceError::Locked(e.to_string()),
             other => ServiceError::Store(other),
         }
     }

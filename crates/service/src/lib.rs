@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod demo;
 pub mod error;
+pub mod scoring;
 pub mod settings;
 pub mod users;
 
@@ -19,6 +20,7 @@ use liandong_store::Store;
 pub struct App {
     pub store: Store,
     pub settings: std::sync::Arc<Settings>,
+    pub(crate) guards: std::sync::Arc<auth::Guards>,
 }
 
 impl App {
@@ -26,6 +28,7 @@ impl App {
         App {
             store,
             settings: std::sync::Arc::new(settings),
+            guards: std::sync::Arc::new(auth::Guards::new()),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use liandong_domain::password::PasswordPolicy;
+use liandong_domain::scoring::Weights;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -27,6 +28,10 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Fill an empty database with the synthetic demo county.
     pub demo: bool,
+    /// Working days a department may appeal a submitted ranking; 0 means no appeal window.
+    pub appeal_days: u32,
+    /// How the office score and the extended evaluation combine for close-type departments.
+    pub weights: Weights,
 }
 
 impl Settings {
@@ -46,6 +51,8 @@ impl Settings {
             argon2_iterations: 2,
             body_limit_bytes: 1024 * 1024,
             demo: false,
+            appeal_days: 3,
+            weights: Weights::default(),
         }
     }
 

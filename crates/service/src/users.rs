@@ -7,9 +7,12 @@ use liandong_store::{Actor, NewUser, User, UserChanges};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::auth::{hash_password, normalize_username};
+use crate::auth::normalize_username;
 use crate::error::{Result, ServiceError};
 use crate::App;
+
+/// The longest lock an administrator can set: ten years.
+pub const MAX_LOCK_MINUTES: i64 = 10 * 525_600;
 
 /// A request to create an account, as parsed at the boundary.
 #[derive(Debug, Clone)]
@@ -125,7 +128,7 @@ impl App {
             .check(&req.password, &username, &[&display_name])
             .map_err(|e| ServiceError::invalid("password", e.to_string()))?;
         let units = self.check_units(req.role, &req.units).await?;
-        let password_hash = hash_password(&self.settings, &req.password).await?;
+        let password_hash = self.hash_limited(&req.password).await?;
         Ok(self
             .store
             .create_user(
@@ -195,7 +198,7 @@ impl App {
             .password_policy
             .check(password, &user.username, &[&user.display_name])
             .map_err(|e| ServiceError::invalid("password", e.to_string()))?;
-        let hash = hash_password(&self.settings, password).await?;
+        let hash = self.hash_limited(password).await?;
         self.store
             .set_password(actor, now.timestamp(), id, &hash, must_change, None)
             .await?;
@@ -211,6 +214,12 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let name = normalize_username(username);
+        if !(0..=MAX_LOCK_MINUTES).contains(&minutes) {
+            return Err(ServiceError::invalid(
+                "minutes",
+                format!("锁定时长须为 0 到 {MAX_LOCK_MINUTES} 分钟"),
+            ));
+        }
         if self.store.user_by_username(&name).await?.is_none() {
             return Err(ServiceError::NotFound(format!("用户“{name}”不存在")));
         }

@@ -163,13 +163,16 @@ impl Store {
     pub async fn verify_audit(&self) -> Result<Result<u64, ChainBreak>> {
         let mut verifier = ChainVerifier::default();
         let mut after = 0_i64;
+        // One read transaction: one snapshot, so appends while the server runs cannot make the
+        // walk and the head disagree.
+        let mut tx = self.read.begin().await?;
         loop {
             let rows = sqlx::query(
                 "SELECT id, at, actor, role, source, action, target, before_json, after_json, prev_hash, hash
                  FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000",
             )
             .bind(after)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
             let Some(last) = rows.last() else { break };
             after = get(last, "id")?;
@@ -194,8 +197,9 @@ impl Store {
             }
         }
         let head = sqlx::query("SELECT last_id, last_hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.read)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.rollback().await?;
         let last_id: i64 = get(&head, "last_id")?;
         let last_hash: String = get(&head, "last_hash")?;
         Ok(verifier.finish(last_id, &last_hash))

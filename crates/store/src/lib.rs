@@ -9,6 +9,7 @@ mod audit;
 mod migrate;
 mod notices;
 mod registry;
+mod scoring;
 mod sessions;
 mod users;
 
@@ -22,6 +23,10 @@ pub use audit::{AuditEntry, AuditFilter, LoginAttempt, LoginFilter};
 pub use liandong_domain::audit::ChainBreak;
 pub use notices::{NewNotice, Notice};
 pub use registry::{Department, Duty, PersonKind, ResponsiblePerson, Township, Unit};
+pub use scoring::{
+    Acknowledgement, Appeal, Evaluation, EvaluationKind, LapseFlag, NewScoreEvent, RankingState,
+    RankingStatus, RuleVersion, ScoreEvent,
+};
 pub use sessions::{LockState, LoginOutcome, SessionRecord};
 pub use users::{NewUser, User, UserChanges};
 
@@ -37,6 +42,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("无权访问该单位的数据")]
     OutOfScope,
+    /// The quarter is approved: changes are new entries in a later period, not edits.
+    #[error("{} 的排序已由 {} 审定，期间已锁定，不能再修改", .0.quarter.label(), .0.approved_by.as_deref().unwrap_or("分管领导"))]
+    Locked(Box<RankingState>),
     #[error("数据库中的值无效：{0}")]
     Invalid(String),
     #[error("数据库错误：{0}")]
@@ -210,6 +218,23 @@ impl Store {
         let dest = dest.display().to_string();
         sqlx::query("VACUUM INTO $1")
             .bind(dest)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM app_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| get(&r, "value")).transpose()
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO app_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+            .bind(key)
+            .bind(value)
             .execute(&self.write)
             .await?;
         Ok(())

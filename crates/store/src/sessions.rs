@@ -170,21 +170,22 @@ impl Store {
         lock_secs: i64,
     ) -> Result<Option<i64>> {
         let mut tx = self.write.begin().await?;
-        let reset_at = sqlx::query("SELECT reset_at FROM login_lock WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| get::<i64>(&r, "reset_at"))
-            .transpose()?
-            .unwrap_or(0);
-        let since = reset_at.max(now - window);
+        let reset_after: i64 =
+            sqlx::query("SELECT reset_after_id FROM login_lock WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| get::<i64>(&r, "reset_after_id"))
+                .transpose()?
+                .unwrap_or(0);
         let n: i64 = get(
             &sqlx::query(
                 "SELECT COUNT(*) AS n FROM login_attempt
-                 WHERE username = $1 AND at > $2 AND outcome IN ('bad_password', 'unknown_user')",
+                 WHERE username = $1 AND at > $2 AND id > $3 AND outcome IN ('bad_password', 'unknown_user')",
             )
             .bind(username)
-            .bind(since)
+            .bind(now - window)
+            .bind(reset_after)
             .fetch_one(&mut *tx)
             .await?,
             "n",
@@ -192,12 +193,11 @@ impl Store {
         let locked = if n >= threshold {
             let until = now + lock_secs;
             sqlx::query(
-                "INSERT INTO login_lock (username, locked_until, reset_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (username) DO UPDATE SET locked_until = $2, reset_at = $3",
+                "INSERT INTO login_lock (username, locked_until, reset_after_id) VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM login_attempt))
+                 ON CONFLICT (username) DO UPDATE SET locked_until = $2, reset_after_id = (SELECT COALESCE(MAX(id), 0) FROM login_attempt)",
             )
             .bind(username)
             .bind(until)
-            .bind(now)
             .execute(&mut *tx)
             .await?;
             Some(until)
@@ -208,14 +208,14 @@ impl Store {
         Ok(locked)
     }
 
-    /// Clears failures counted so far (after a successful sign-in).
-    pub async fn reset_failures(&self, username: &str, now: i64) -> Result<()> {
+    /// Clears failures counted so far (after a successful sign-in). Failures are counted by
+    /// attempt id, not by second, so those in the same second as the reset stay cleared.
+    pub async fn reset_failures(&self, username: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO login_lock (username, locked_until, reset_at) VALUES ($1, 0, $2)
-             ON CONFLICT (username) DO UPDATE SET reset_at = $2",
+            "INSERT INTO login_lock (username, locked_until, reset_after_id) VALUES ($1, 0, (SELECT COALESCE(MAX(id), 0) FROM login_attempt))
+             ON CONFLICT (username) DO UPDATE SET reset_after_id = (SELECT COALESCE(MAX(id), 0) FROM login_attempt)",
         )
         .bind(username)
-        .bind(now)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -225,12 +225,11 @@ impl Store {
     pub async fn set_lock(&self, actor: &Actor, at: i64, username: &str, until: i64) -> Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query(
-            "INSERT INTO login_lock (username, locked_until, reset_at) VALUES ($1, $2, $3)
-             ON CONFLICT (username) DO UPDATE SET locked_until = $2, reset_at = $3",
+            "INSERT INTO login_lock (username, locked_until, reset_after_id) VALUES ($1, $2, (SELECT COALESCE(MAX(id), 0) FROM login_attempt))
+             ON CONFLICT (username) DO UPDATE SET locked_until = $2, reset_after_id = (SELECT COALESCE(MAX(id), 0) FROM login_attempt)",
         )
         .bind(username)
         .bind(until)
-        .bind(at)
         .execute(&mut *tx)
         .await?;
         if until > at {

@@ -130,6 +130,9 @@ pub async fn resolve(
         (Some(p), true) => Some(p.session.csrf_token.clone()),
         (Some(_), false) => None,
         (None, _) if is_api => None,
+        // A form posted after the session timed out is answered "session expired" (and sent
+        // to sign in again) by the handler, not refused as a forgery.
+        (None, _) if expired && req.uri().path() != "/login" => None,
         (None, _) => Some(cookie(&headers, login_csrf_cookie(secure)).unwrap_or_default()),
     };
     let csrf = expected.clone().unwrap_or_default();
@@ -284,6 +287,24 @@ impl Rule for Writer {
         !role.read_only()
     }
     const DENIED: &'static str = "只读账号不能修改数据";
+}
+
+/// Leaders in charge, who approve quarterly rankings.
+pub struct Leader;
+impl Rule for Leader {
+    fn allows(role: Role) -> bool {
+        role == Role::Leader
+    }
+    const DENIED: &'static str = "仅分管领导可以审定排序结果";
+}
+
+/// Who enters evaluations: the office, and the task-force office for its extended evaluation.
+pub struct Evaluator;
+impl Rule for Evaluator {
+    fn allows(role: Role) -> bool {
+        role.is_office() || role == Role::Taskforce
+    }
+    const DENIED: &'static str = "仅联动办公室和县专班办公室可以录入评价结果";
 }
 
 pub struct Require<R: Rule>(pub Principal, PhantomData<R>);

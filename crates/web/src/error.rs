@@ -92,6 +92,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Forbidden(m) => AppError::forbidden(m),
             ServiceError::NotFound(m) => AppError::not_found(m),
             ServiceError::Conflict(m) => AppError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Locked(m) => AppError::new(StatusCode::CONFLICT, "period_locked", m),
             ServiceError::Store(e) => AppError::internal(e),
             ServiceError::Internal(e) => AppError::internal(e),
         }
@@ -131,3 +132,47 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Gives axum's own rejections (bad path parameters, bad query strings, wrong methods), which
+/// are English plain text, the api.md shape and a Chinese message.
+pub async fn normalize_rejections(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !status.is_client_error() || res.extensions().get::<ErrorDetail>().is_some() {
+        return res;
+    }
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !plain {
+        return res;
+    }
+    let text = axum::body::to_bytes(res.into_body(), 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let err = if status == StatusCode::METHOD_NOT_ALLOWED {
+        AppError::new(status, "method_not_allowed", "不支持该请求方法")
+    } else if text.starts_with("Invalid URL") {
+        AppError::not_found("未找到：路径中的编号无效")
+    } else if text.contains("query string") {
+        // "Failed to deserialize query string: page: invalid digit found in string"
+        let field = text
+            .split_once("query string: ")
+            .and_then(|(_, rest)| rest.split_once(':'))
+            .map(|(f, _)| f.trim().to_owned())
+            .filter(|f| !f.is_empty() && !f.contains(' '))
+            .unwrap_or_else(|| "query".to_owned());
+        AppError::invalid(&field, format!("查询参数 {field} 无效"))
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(status, "payload_too_large", "提交的内容过大")
+    } else {
+        AppError::new(status, "bad_request", "请求无法处理")
+    };
+    err.into_response()
+}

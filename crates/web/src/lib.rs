@@ -49,6 +49,7 @@ pub fn router(app: App) -> Router {
         .route("/static/app.css", get(css))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::resolve))
+        .layer(middleware::from_fn(error::normalize_rejections))
         .layer(middleware::from_fn(pages::render_errors))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(auth::security_headers))

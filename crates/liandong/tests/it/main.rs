@@ -9,4 +9,5 @@ mod openapi;
 mod pages;
 mod registry;
 mod scope;
+mod scoring;
 mod session;

@@ -609,3 +609,140 @@ async fn everything_but_sign_in_health_and_the_document_needs_a_user() {
         );
     }
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_lockout() {
+    let app = TestApp::spawn().await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/session"));
+        set.spawn(async move {
+            let body = json!({"username": "dept-civil", "password": "Wrong#Password-1"});
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("r")
+                .status()
+        });
+    }
+    let statuses = set.join_all().await;
+    let unauthorized = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let locked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((unauthorized, locked), (5, 7), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sign_in_redirects_stay_on_the_site() {
+    let app = TestApp::spawn().await;
+    for next in [
+        "/%09/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+    ] {
+        let client = app.browser();
+        let html = client
+            .get(app.url(&format!("/login?next={next}")))
+            .send()
+            .await
+            .expect("r")
+            .text()
+            .await
+            .expect("html");
+        let doc = scraper::Html::parse_document(&html);
+        let sel = scraper::Selector::parse("input[name=next]").expect("selector");
+        let value = doc
+            .select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .expect("next field");
+        assert_eq!(value, "/", "{next}");
+    }
+}
+
+#[tokio::test]
+async fn bad_ids_and_query_values_get_api_errors() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (code, _) = error_code(
+        app.get(&admin, "/api/v1/departments/abc").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(code, "not_found");
+    let res = app.get(&admin, "/api/v1/audit?page=x").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json(res).await["error"]["field"], "page");
+    let res = app
+        .client
+        .patch(app.url("/api/v1/health"))
+        .send()
+        .await
+        .expect("r");
+    let (code, _) = error_code(res, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(code, "method_not_allowed");
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            "/api/v1/users/2/lock",
+            json!({"minutes": i64::MAX / 2}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            "/api/v1/departments/1/people",
+            json!([{"kind": "principal", "name": "甲"}, {"kind": "principal", "name": "乙"}]),
+        )
+        .await;
+    assert_eq!(json(res).await["error"]["field"], "[1].kind");
+}
+
+#[tokio::test]
+async fn a_demo_database_is_never_served_as_a_real_county() {
+    let app = TestApp::spawn().await;
+    let mut settings = (*app.app.settings).clone();
+    settings.demo = false;
+    let real = liandong_service::App::new(app.app.store.clone(), settings);
+    let err = liandong::prepare(&real, Some(ADMIN_PASSWORD))
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("演示数据库"), "{err}");
+}
+
+#[tokio::test]
+async fn guessing_the_old_password_counts_towards_the_lockout() {
+    let app = TestApp::spawn().await;
+    let token = app.token("dept-edu", DEMO_PASSWORD).await;
+    for _ in 0..5 {
+        let res = app
+            .send(
+                Method::PUT,
+                &token,
+                "/api/v1/session/password",
+                json!({"old_password": "Guess#Number-1", "new_password": GOOD_PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(
+        app.get(&token, "/api/v1/departments").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the lock ended the session"
+    );
+    assert_eq!(
+        app.sign_in("dept-edu", DEMO_PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -69,11 +69,12 @@ CREATE TABLE login_attempt (
 );
 CREATE INDEX login_attempt_username_at ON login_attempt (username, at);
 
--- Lockout state per user name (existing or not); failures count only after reset_at.
+-- Lockout state per user name (existing or not); failures count only after the attempt
+-- reset_after_id (the last attempt when a sign-in succeeded or the lock was set or lifted).
 CREATE TABLE login_lock (
     username TEXT PRIMARY KEY,
     locked_until INTEGER NOT NULL,
-    reset_at INTEGER NOT NULL
+    reset_after_id INTEGER NOT NULL
 );
 
 -- The operation log (操作日志): append-only and hash-chained.
@@ -129,4 +130,10 @@ CREATE TABLE notice_read (
     user_id INTEGER NOT NULL REFERENCES app_user (id),
     read_at INTEGER NOT NULL,
     PRIMARY KEY (notice_id, user_id)
+);
+
+-- Facts about the database itself (for example that it holds the synthetic demo county).
+CREATE TABLE app_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );

@@ -322,7 +322,7 @@ pub async fn logins(
     _r: Require<AuditReader>,
     Query(p): Query<LoginParams>,
 ) -> AppResult<Json<Vec<LoginAttemptDto>>> {
-    let page = p.page.unwrap_or(1).max(1);
+    let page = p.page.unwrap_or(1).clamp(1, 100_000);
     let (list, _) = st
         .app
         .store

@@ -2,12 +2,13 @@
 
 mod admin;
 mod registry;
+pub(crate) mod scoring;
 mod session;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -49,6 +50,24 @@ pub fn routes() -> Router<AppState> {
             get(registry::notices).post(registry::publish_notice),
         )
         .route("/notices/{id}", get(registry::notice))
+        .route(
+            "/score-events",
+            get(scoring::list_events).post(scoring::create_event),
+        )
+        .route("/score-events/{id}/withdraw", post(scoring::withdraw_event))
+        .route(
+            "/evaluations/{period}/{department_id}",
+            put(scoring::put_evaluation),
+        )
+        .route("/rankings", get(scoring::rankings))
+        .route("/rankings/{period}/submit", post(scoring::submit))
+        .route("/rankings/{period}/approve", post(scoring::approve))
+        .route("/rankings/{period}/publish", post(scoring::publish))
+        .route("/rankings/{period}/acknowledge", post(scoring::acknowledge))
+        .route("/rankings/{period}/appeals", get(scoring::appeals))
+        .route("/appeals", post(scoring::file_appeal))
+        .route("/appeals/{id}/decision", post(scoring::decide_appeal))
+        .route("/rules", get(scoring::rules).post(scoring::add_rules))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -102,6 +121,9 @@ impl Modify for BearerAuth {
         registry::departments, registry::department, registry::set_people, registry::set_duties,
         registry::townships, registry::create_township, registry::update_township,
         registry::notices, registry::notice, registry::publish_notice,
+        scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
+        scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
+        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -113,6 +135,7 @@ impl Modify for BearerAuth {
         (name = "audit", description = "操作日志与登录日志"),
         (name = "registry", description = "成员单位、乡镇"),
         (name = "notices", description = "通知公告"),
+        (name = "scoring", description = "评分、排序、申诉与审定（附件4《奖优惩后评分细则》）"),
     )
 )]
 pub struct ApiDoc;

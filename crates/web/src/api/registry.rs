@@ -127,6 +127,12 @@ pub async fn set_people(
                 "姓名须为 1-30 个字，职务不超过 30 个字",
             ));
         }
+        if people.iter().any(|x: &ResponsiblePerson| x.kind == kind) {
+            return Err(AppError::invalid(
+                &format!("[{i}].kind"),
+                format!("{}只能填写一人", kind.label()),
+            ));
+        }
         people.push(ResponsiblePerson {
             kind,
             name,

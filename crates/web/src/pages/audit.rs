@@ -45,7 +45,7 @@ fn day_start(s: &str, field: &str) -> Result<i64, AppError> {
 
 impl AuditQuery {
     pub fn filter(&self, limit: i64) -> Result<AuditFilter, AppError> {
-        let page = self.page.unwrap_or(1).max(1);
+        let page = self.page.unwrap_or(1).clamp(1, 100_000);
         Ok(AuditFilter {
             actor: nonempty(&self.actor),
             action: nonempty(&self.action),
@@ -136,7 +136,7 @@ pub async fn entries(
 ) -> AppResult<Response> {
     let filter = q.filter(PAGE)?;
     let (entries, total) = st.app.store.audit_entries(&filter).await?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
     render(&AuditPage {
         l: Layout::new("操作日志", "/audit", &auth),
         entries: entries.iter().map(line).collect(),
@@ -309,7 +309,7 @@ pub async fn logins(
     _r: Require<AuditReader>,
     Query(q): Query<LoginQuery>,
 ) -> AppResult<Response> {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, 100_000);
     let outcome = nonempty(&q.outcome);
     let username = nonempty(&q.username);
     let (list, total) = st

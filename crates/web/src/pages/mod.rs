@@ -199,14 +199,21 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
+    // The way back is the referring page, if it is one of ours.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let back = req
         .headers()
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|r| {
-            r.find("://")
-                .and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_owned()))
-        })
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest.to_owned()))
+        .and_then(|rest| rest.strip_prefix(host.as_str()).map(str::to_owned))
+        .filter(|p| !host.is_empty() && p.starts_with('/'))
+        .map(|p| session::safe_next(&p))
         .unwrap_or_else(|| "/".into());
     let res = next.run(req).await;
     let Some(detail) = res.extensions().get::<ErrorDetail>().cloned() else {

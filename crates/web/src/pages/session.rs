@@ -35,8 +35,10 @@ pub struct NextQuery {
 }
 
 /// Only same-site paths: an open redirect would help phishing.
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+pub fn safe_next(next: &str) -> String {
+    // Browsers drop tabs and newlines and read `\\` as `/`, so "/\t/evil" would leave the site.
+    let plain = !next.chars().any(|c| c.is_control() || c == '\\');
+    if plain && next.starts_with('/') && !next.starts_with("//") {
         next.to_owned()
     } else {
         "/".to_owned()

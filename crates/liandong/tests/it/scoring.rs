@@ -1,0 +1,696 @@
+//! Scoring through the API of api.md: every point hand-computed, ties, the 50/50
+//! combination, the external substitution, appeals, approval and the lock.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const EDU: i64 = 1; // close-type
+const HEALTH: i64 = 2; // close-type
+const DISCIPLINE: i64 = 10; // related
+const FINANCE: i64 = 14; // related, ranked on the province's fund-performance evaluation
+const RURAL: i64 = 24; // related, ranked on the post-evaluation
+const POLICE: i64 = 25; // emergency
+
+async fn event(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.send(Method::POST, token, "/api/v1/score-events", body)
+        .await
+}
+
+async fn ok_event(
+    app: &TestApp,
+    token: &str,
+    dept: i64,
+    period: &str,
+    rule: &str,
+    level: Option<&str>,
+    count: i64,
+) -> Value {
+    let res = event(app, token, json!({"department_id": dept, "period": period, "rule": rule, "level": level, "count": count, "note": "测试"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{rule}");
+    json(res).await
+}
+
+fn row(ranking: &Value, dept: i64) -> &Value {
+    ranking
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["department_id"] == dept)
+        .expect("row")
+}
+
+#[tokio::test]
+async fn events_score_by_the_rules_and_rankings_add_them_up() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    // 县教育局 in 2023-04: a national notice (-10), a county publicity (+0.5), absent twice (-4).
+    assert_eq!(
+        ok_event(
+            &app,
+            &admin,
+            EDU,
+            "2023-04",
+            "notice.policy_unimplemented",
+            Some("national"),
+            1
+        )
+        .await["points"],
+        -10.0
+    );
+    assert_eq!(
+        ok_event(
+            &app,
+            &admin,
+            EDU,
+            "2023-04",
+            "praise.publicity",
+            Some("county"),
+            1
+        )
+        .await["points"],
+        0.5
+    );
+    assert_eq!(
+        ok_event(&app, &admin, EDU, "2023-04", "meeting.absent", None, 2).await["points"],
+        -4.0
+    );
+    // 县卫健委 in 2023-05: two verified warnings (+4), township unscored (-5).
+    ok_event(&app, &admin, HEALTH, "2023-05", "warning.verified", None, 2).await;
+    ok_event(
+        &app,
+        &admin,
+        HEALTH,
+        "2023-05",
+        "selfcheck.township_unscored",
+        None,
+        1,
+    )
+    .await;
+
+    let april = json(app.get(&admin, "/api/v1/rankings?period=2023-04").await).await;
+    assert_eq!(
+        april.as_array().expect("array").len(),
+        9,
+        "the monthly ranking is of close-type departments"
+    );
+    assert_eq!(row(&april, EDU)["score"], 86.5);
+    assert_eq!(row(&april, EDU)["rank"], 9);
+    assert_eq!(row(&april, HEALTH)["score"], 100.0);
+    assert_eq!(row(&april, HEALTH)["rank"], 1, "ties share first place");
+
+    let q2 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(q2.as_array().expect("array").len(), 26);
+    assert_eq!(row(&q2, EDU)["office_score"], 86.5);
+    assert_eq!(row(&q2, HEALTH)["office_score"], 99.0);
+    assert_eq!(row(&q2, HEALTH)["status"], "draft");
+    let events = json(
+        app.get(
+            &admin,
+            &format!("/api/v1/score-events?department_id={EDU}&period=2023-Q2"),
+        )
+        .await,
+    )
+    .await;
+    let sum: f64 = events
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["points"].as_f64().expect("points"))
+        .sum();
+    assert_eq!(
+        sum, -13.5,
+        "the events explain the score: 100 - 13.5 = 86.5"
+    );
+}
+
+#[tokio::test]
+async fn events_are_validated_against_their_rule() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    for (body, field) in [
+        (
+            json!({"department_id": EDU, "period": "2023-04", "rule": "notice.policy_unimplemented", "count": 1}),
+            "level",
+        ),
+        (
+            json!({"department_id": EDU, "period": "2023-04", "rule": "meeting.absent", "level": "city", "count": 1}),
+            "rule",
+        ),
+        (
+            json!({"department_id": DISCIPLINE, "period": "2023-04", "rule": "selfcheck.township_unscored", "count": 1}),
+            "rule",
+        ),
+        (
+            json!({"department_id": EDU, "period": "2023-04", "rule": "report.late", "count": 0}),
+            "count",
+        ),
+        (
+            json!({"department_id": EDU, "period": "2023-13", "rule": "report.late", "count": 1}),
+            "period",
+        ),
+        (
+            json!({"department_id": 999, "period": "2023-04", "rule": "report.late", "count": 1}),
+            "department_id",
+        ),
+        (
+            json!({"department_id": EDU, "period": "2023-04", "rule": "no.such_rule", "count": 1}),
+            "rule",
+        ),
+        (
+            json!({"department_id": EDU, "period": "2023-04", "rule": "report.late", "count": 1, "occurred_on": "2023-05-02"}),
+            "occurred_on",
+        ),
+    ] {
+        let res = event(&app, &admin, body).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let b = json(res).await;
+        assert_eq!(b["error"]["field"], field, "{b}");
+    }
+    let edu = app.token("admin", ADMIN_PASSWORD).await;
+    let none = json(app.get(&edu, "/api/v1/score-events?period=2023").await).await;
+    assert_eq!(
+        none.as_array().expect("array").len(),
+        0,
+        "nothing was recorded"
+    );
+}
+
+#[tokio::test]
+async fn close_type_quarters_combine_50_50_and_external_evaluations_replace_the_score() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    // 县教育局: office 100 - 7.5 = 92.5, extended 95 -> 93.75; 县卫健委: office 97, extended 90.5 -> 93.75.
+    ok_event(
+        &app,
+        &admin,
+        EDU,
+        "2023-07",
+        "selfcheck.not_conducted",
+        None,
+        1,
+    )
+    .await;
+    ok_event(
+        &app,
+        &admin,
+        EDU,
+        "2023-08",
+        "praise.publicity",
+        Some("county"),
+        1,
+    )
+    .await;
+    ok_event(&app, &admin, HEALTH, "2023-09", "report.late", None, 3).await;
+    app.user("taskforce1", liandong_domain::Role::Taskforce, vec![])
+        .await;
+    let tf = app.token("taskforce1", GOOD_PASSWORD).await;
+    for (dept, score) in [(EDU, 95.0), (HEALTH, 90.5)] {
+        let res = app
+            .send(
+                Method::PUT,
+                &tf,
+                &format!("/api/v1/evaluations/2023-Q3/{dept}"),
+                json!({"kind": "extended", "score": score}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Extended evaluations are for close-type departments only; external ones for 乡村振兴局 and 财政局.
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/evaluations/2023-Q3/{DISCIPLINE}"),
+            json!({"kind": "extended", "score": 90}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/evaluations/2023-Q3/{DISCIPLINE}"),
+            json!({"kind": "external", "score": 90}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/evaluations/2023-Q3/{RURAL}"),
+            json!({"kind": "external", "score": 101}),
+        )
+        .await;
+    assert_eq!(json(res).await["error"]["field"], "score");
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/evaluations/2023-Q3/{RURAL}"),
+            json!({"kind": "external", "score": 96.5}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    ok_event(
+        &app,
+        &admin,
+        RURAL,
+        "2023-07",
+        "notice.policy_unimplemented",
+        Some("national"),
+        2,
+    )
+    .await;
+
+    let q3 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q3").await).await;
+    assert_eq!(row(&q3, EDU)["office_score"], 92.5);
+    assert_eq!(row(&q3, EDU)["score"], 93.75);
+    assert_eq!(row(&q3, HEALTH)["score"], 93.75);
+    assert_eq!(row(&q3, EDU)["rank"], row(&q3, HEALTH)["rank"]);
+    assert_eq!(row(&q3, EDU)["basis"], "combined");
+    assert_eq!(
+        row(&q3, 3)["basis"],
+        "awaiting_extended",
+        "县医保局 has no extended evaluation yet"
+    );
+    assert_eq!(row(&q3, 3)["rank"], 1, "its 100 stands in until then");
+    assert_eq!(row(&q3, RURAL)["office_score"], 80.0);
+    assert_eq!(row(&q3, RURAL)["score"], 96.5);
+    assert_eq!(row(&q3, RURAL)["basis"], "external");
+    assert_eq!(
+        row(&q3, RURAL)["rank"],
+        15,
+        "96.5 is below the 14 related departments at 100"
+    );
+    assert_eq!(row(&q3, FINANCE)["basis"], "awaiting_external");
+    assert_eq!(row(&q3, POLICE)["category"], "emergency");
+}
+
+#[tokio::test]
+async fn before_submission_departments_see_their_row_and_only_the_leader_approves() {
+    let app = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.appeal_days = 0,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let wrong = ok_event(&app, &admin, EDU, "2023-04", "report.missing", None, 1).await;
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    app.user("leader1", liandong_domain::Role::Leader, vec![])
+        .await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    let leader = app.token("leader1", GOOD_PASSWORD).await;
+
+    // Before submission a department sees only its own row.
+    let mine = json(app.get(&edu, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(mine.as_array().expect("array").len(), 1);
+    let (code, _) = error_code(
+        app.send(
+            Method::POST,
+            &edu,
+            "/api/v1/appeals",
+            json!({"event_id": wrong["id"], "reason": "已按时报送"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "conflict", "no appeal before submission");
+
+    // The leader cannot approve a draft, and only the leader approves.
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &leader,
+            "/api/v1/rankings/2023-Q2/approve",
+            json!({})
+        )
+        .await
+        .status(),
+        StatusCode::CONFLICT
+    );
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/submit",
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json(res).await["status"], "submitted");
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/approve",
+            json!({})
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn appeals_hold_approval_until_decided_and_upheld_ones_withdraw_the_event() {
+    // An appeal window that is still open blocks approval.
+    let open = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.appeal_days = 3,
+        ..Options::default()
+    })
+    .await;
+    let admin = open.admin().await;
+    ok_event(&open, &admin, EDU, "2023-04", "report.missing", None, 1).await;
+    open.user("leader1", liandong_domain::Role::Leader, vec![])
+        .await;
+    let leader = open.token("leader1", GOOD_PASSWORD).await;
+    open.send(
+        Method::POST,
+        &admin,
+        "/api/v1/rankings/2023-Q2/submit",
+        json!({}),
+    )
+    .await;
+    let (code, msg) = error_code(
+        open.send(
+            Method::POST,
+            &leader,
+            "/api/v1/rankings/2023-Q2/approve",
+            json!({}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "conflict");
+    assert!(msg.contains("申诉期"), "{msg}");
+
+    // With the window closed (0 days), pending appeals still block until decided.
+    let app = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.appeal_days = 0,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let wrong = ok_event(&app, &admin, EDU, "2023-04", "report.missing", None, 1).await;
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    app.user("leader1", liandong_domain::Role::Leader, vec![])
+        .await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    let leader = app.token("leader1", GOOD_PASSWORD).await;
+    // With no appeal window, the quarter can go to the leader as soon as it is submitted.
+    app.send(
+        Method::POST,
+        &admin,
+        "/api/v1/rankings/2023-Q2/submit",
+        json!({}),
+    )
+    .await;
+    let (code, _) = error_code(
+        app.send(
+            Method::POST,
+            &edu,
+            "/api/v1/appeals",
+            json!({"event_id": wrong["id"], "reason": "已按时报送"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "conflict", "the window is closed");
+    let res = app
+        .send(
+            Method::POST,
+            &leader,
+            "/api/v1/rankings/2023-Q2/approve",
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let state = json(res).await;
+    assert_eq!(state["status"], "approved");
+    assert_eq!(state["approved_by"], "leader1");
+
+    // Locked: events and evaluations of the quarter answer 409 period_locked, saying who approved.
+    let res = event(
+        &app,
+        &admin,
+        json!({"department_id": EDU, "period": "2023-06", "rule": "report.late", "count": 1}),
+    )
+    .await;
+    let (code, msg) = error_code(res, StatusCode::CONFLICT).await;
+    assert_eq!(code, "period_locked");
+    assert!(msg.contains("leader1"), "{msg}");
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/evaluations/2023-Q2/{EDU}"),
+            json!({"kind": "extended", "score": 90}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::CONFLICT).await.0,
+        "period_locked"
+    );
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            &format!("/api/v1/score-events/{}/withdraw", wrong["id"]),
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(res, StatusCode::CONFLICT).await.0,
+        "period_locked"
+    );
+    // Other quarters are open.
+    assert_eq!(
+        event(
+            &app,
+            &admin,
+            json!({"department_id": EDU, "period": "2023-07", "rule": "report.late", "count": 1})
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
+
+    // Publish, then departments see the whole ranking and acknowledge it.
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/publish",
+            json!({}),
+        )
+        .await;
+    assert_eq!(json(res).await["status"], "published");
+    let all = json(app.get(&edu, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(all.as_array().expect("array").len(), 26);
+    assert_eq!(all[0]["status"], "published");
+    let res = app
+        .send(
+            Method::POST,
+            &edu,
+            "/api/v1/rankings/2023-Q2/acknowledge",
+            json!({"department_id": HEALTH}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "only for one's own department"
+    );
+    let res = app
+        .send(
+            Method::POST,
+            &edu,
+            "/api/v1/rankings/2023-Q2/acknowledge",
+            json!({"department_id": EDU}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn an_upheld_appeal_withdraws_the_event_with_a_new_entry() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let wrong = ok_event(&app, &admin, EDU, "2023-04", "report.missing", None, 1).await;
+    let fair = ok_event(&app, &admin, EDU, "2023-05", "report.late", None, 1).await;
+    let health_event = ok_event(&app, &admin, HEALTH, "2023-05", "report.late", None, 1).await;
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    app.send(
+        Method::POST,
+        &admin,
+        "/api/v1/rankings/2023-Q2/submit",
+        json!({}),
+    )
+    .await;
+    let res = app
+        .send(
+            Method::POST,
+            &edu,
+            "/api/v1/appeals",
+            json!({"event_id": health_event["id"], "reason": "替别人申诉"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .send(
+            Method::POST,
+            &edu,
+            "/api/v1/appeals",
+            json!({"event_id": wrong["id"], "reason": "资料已于 5 日报送", "evidence": "报送回执"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let upheld = json(res).await;
+    let res = app
+        .send(
+            Method::POST,
+            &edu,
+            "/api/v1/appeals",
+            json!({"event_id": fair["id"], "reason": "不服"}),
+        )
+        .await;
+    let rejected = json(res).await;
+    let res = app
+        .send(
+            Method::POST,
+            &edu,
+            "/api/v1/appeals",
+            json!({"event_id": wrong["id"], "reason": "再次申诉"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "one appeal per event");
+
+    async fn decide(app: &TestApp, admin: &str, id: &Value, uphold: bool) -> reqwest::Response {
+        app.send(
+            Method::POST,
+            admin,
+            &format!("/api/v1/appeals/{id}/decision"),
+            json!({"uphold": uphold, "reason": "经核实"}),
+        )
+        .await
+    }
+    assert_eq!(
+        json(decide(&app, &admin, &upheld["id"], true).await).await["status"],
+        "upheld"
+    );
+    assert_eq!(
+        json(decide(&app, &admin, &rejected["id"], false).await).await["status"],
+        "rejected"
+    );
+    assert_eq!(
+        decide(&app, &admin, &rejected["id"], true).await.status(),
+        StatusCode::CONFLICT,
+        "decided once"
+    );
+
+    let events = json(
+        app.get(
+            &admin,
+            &format!("/api/v1/score-events?department_id={EDU}&period=2023-Q2"),
+        )
+        .await,
+    )
+    .await;
+    let events = events.as_array().expect("array");
+    assert_eq!(
+        events.len(),
+        3,
+        "the withdrawal is a new entry, the original is kept"
+    );
+    let original = events
+        .iter()
+        .find(|e| e["id"] == wrong["id"])
+        .expect("original");
+    let entry = events
+        .iter()
+        .find(|e| e["withdraws"] == wrong["id"])
+        .expect("withdrawal");
+    assert_eq!(original["withdrawn_by"], entry["id"]);
+    assert_eq!(entry["points"], 2.0);
+    let q2 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(
+        row(&q2, EDU)["office_score"],
+        99.0,
+        "only the fair deduction remains"
+    );
+    let appeals = json(app.get(&edu, "/api/v1/rankings/2023-Q2/appeals").await).await;
+    assert_eq!(appeals.as_array().expect("array").len(), 2);
+}
+
+#[tokio::test]
+async fn a_new_rule_version_applies_from_its_date_and_old_events_keep_theirs() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let before = ok_event(&app, &admin, EDU, "2023-12", "meeting.absent", None, 1).await;
+    let versions = json(app.get(&admin, "/api/v1/rules").await).await;
+    assert_eq!(versions.as_array().expect("array").len(), 1);
+    let mut points: Vec<Value> = versions[0]["points"].as_array().expect("points").iter().map(|p| json!({"rule": p["rule"], "level": p["level"], "points": p["points"].as_f64().expect("f").abs()})).collect();
+    for p in points.iter_mut().filter(|p| p["rule"] == "meeting.absent") {
+        p["points"] = json!(3);
+    }
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/v1/rules",
+            json!({"effective_from": "2024-01-01", "note": "2024 年修订", "points": points}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let after = ok_event(&app, &admin, EDU, "2024-01", "meeting.absent", None, 1).await;
+    assert_eq!(before["points"], -2.0);
+    assert_eq!(after["points"], -3.0);
+    assert_ne!(before["rule_version_id"], after["rule_version_id"]);
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/v1/rules",
+            json!({"effective_from": "2025-01-01", "note": "缺规则", "points": []}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let edu = app.token("admin", ADMIN_PASSWORD).await;
+    assert_eq!(
+        app.get(&edu, "/api/v1/rules").await.status(),
+        StatusCode::OK
+    );
+}

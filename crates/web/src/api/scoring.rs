@@ -1,0 +1,681 @@
+//! The scoring API of api.md: score events, evaluations, rankings and their workflow,
+//! appeals, rule versions.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::NaiveDate;
+use liandong_domain::scoring::{Level, Points, RuleCode};
+use liandong_domain::{Month, Period, Quarter};
+use liandong_service::scoring::{EventInput, Ranking};
+use liandong_store::{EvaluationKind, ScoreEvent};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{AnyUser, Evaluator, Leader, Office, Require, Writer};
+use crate::error::{AppError, AppResult};
+use crate::json::AppJson;
+use crate::AppState;
+
+pub fn parse_month(s: &str, field: &str) -> Result<Month, AppError> {
+    s.parse()
+        .map_err(|e: liandong_domain::PeriodError| AppError::invalid(field, e.to_string()))
+}
+
+pub fn parse_quarter(s: &str, field: &str) -> Result<Quarter, AppError> {
+    s.parse()
+        .map_err(|_| AppError::invalid(field, format!("季度“{s}”格式应为 2023-Q2")))
+}
+
+pub fn parse_period(s: &str, field: &str) -> Result<Period, AppError> {
+    s.parse()
+        .map_err(|e: liandong_domain::PeriodError| AppError::invalid(field, e.to_string()))
+}
+
+fn months_of(p: Period) -> Vec<Month> {
+    match p {
+        Period::Month(m) => vec![m],
+        Period::Quarter(q) => q.months().to_vec(),
+        Period::Year(y) => y.quarters().iter().flat_map(|q| q.months()).collect(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewScoreEventRequest {
+    department_id: i64,
+    /// The month, e.g. `2023-04`.
+    period: String,
+    /// One of the 16 rule codes of domain.md §6.
+    rule: String,
+    /// national, province, city or county: only for rules that have levels.
+    level: Option<String>,
+    #[serde(default = "one")]
+    count: i64,
+    #[serde(default)]
+    note: String,
+    /// 文号
+    doc_no: Option<String>,
+    /// YYYY-MM-DD, within the month.
+    occurred_on: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScoreEventDto {
+    id: i64,
+    department_id: i64,
+    department: String,
+    period: String,
+    rule: String,
+    rule_label: String,
+    level: Option<String>,
+    count: u32,
+    /// Negative for deductions, in steps of 0.5.
+    #[schema(value_type = f64)]
+    points: Points,
+    rule_version_id: i64,
+    note: String,
+    doc_no: Option<String>,
+    occurred_on: Option<String>,
+    /// On a withdrawal entry: the event it cancels.
+    withdraws: Option<i64>,
+    /// On a withdrawn event: the entry that cancelled it.
+    withdrawn_by: Option<i64>,
+    created_by: String,
+}
+
+pub fn event_dto(e: &ScoreEvent) -> ScoreEventDto {
+    ScoreEventDto {
+        id: e.id,
+        department_id: e.department_id,
+        department: e.department.clone(),
+        period: e.month.to_string(),
+        rule: e.rule.code().to_owned(),
+        rule_label: e.rule.label().to_owned(),
+        level: e.level.map(|l| l.code().to_owned()),
+        count: e.count,
+        points: e.points,
+        rule_version_id: e.rule_version_id,
+        note: e.note.clone(),
+        doc_no: e.doc_no.clone(),
+        occurred_on: e.occurred_on.map(|d| d.to_string()),
+        withdraws: e.withdraws,
+        withdrawn_by: e.withdrawn_by,
+        created_by: e.created_by.clone(),
+    }
+}
+
+/// Parses an event request into the service's input, naming the offending field.
+pub fn event_input(b: NewScoreEventRequest) -> Result<EventInput, AppError> {
+    let rule: RuleCode = b
+        .rule
+        .parse()
+        .map_err(|e: liandong_domain::scoring::ScoringError| {
+            AppError::invalid("rule", e.to_string())
+        })?;
+    let level = match b.level.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(l) => Some(Level::from_code(l).ok_or_else(|| {
+            AppError::invalid(
+                "level",
+                format!("级别“{l}”无效，可选 national、province、city、county"),
+            )
+        })?),
+        None => None,
+    };
+    let count = u32::try_from(b.count)
+        .ok()
+        .filter(|c| *c >= 1)
+        .ok_or_else(|| AppError::invalid("count", "次数须为正整数"))?;
+    let occurred_on = match b
+        .occurred_on
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            AppError::invalid("occurred_on", format!("日期“{d}”格式应为 2023-04-12"))
+        })?),
+        None => None,
+    };
+    Ok(EventInput {
+        department_id: b.department_id,
+        month: parse_month(&b.period, "period")?,
+        rule,
+        level,
+        count,
+        note: b.note.trim().to_owned(),
+        doc_no: b.doc_no.map(|s| s.trim().to_owned()),
+        occurred_on,
+    })
+}
+
+/// Records a score event (the office); its points are computed from the rule table.
+#[utoipa::path(post, path = "/api/v1/score-events", tag = "scoring", request_body = NewScoreEventRequest,
+    responses((status = 201, body = ScoreEventDto), (status = 409, description = "期间已锁定", body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create_event(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    AppJson(b): AppJson<NewScoreEventRequest>,
+) -> AppResult<(StatusCode, Json<ScoreEventDto>)> {
+    let e = st
+        .app
+        .record_event(&u.principal().actor(), event_input(b)?, chrono::Utc::now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(event_dto(&e))))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    department_id: Option<i64>,
+    /// A month, quarter or year: `2023-04`, `2023-Q2`, `2023`.
+    period: String,
+}
+
+/// The events behind a score; department users see their own departments' only.
+#[utoipa::path(get, path = "/api/v1/score-events", tag = "scoring", params(EventsQuery), responses((status = 200, body = [ScoreEventDto])))]
+pub async fn list_events(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Query(q): Query<EventsQuery>,
+) -> AppResult<Json<Vec<ScoreEventDto>>> {
+    let months = months_of(parse_period(&q.period, "period")?);
+    let events = st
+        .app
+        .store
+        .score_events(&u.principal().scope(), &months, q.department_id)
+        .await?;
+    Ok(Json(events.iter().map(event_dto).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WithdrawRequest {
+    reason: String,
+}
+
+/// Withdraws an event with a new, audited entry that cancels its points.
+#[utoipa::path(post, path = "/api/v1/score-events/{id}/withdraw", tag = "scoring", request_body = WithdrawRequest,
+    responses((status = 201, body = ScoreEventDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn withdraw_event(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    AppJson(b): AppJson<WithdrawRequest>,
+) -> AppResult<(StatusCode, Json<ScoreEventDto>)> {
+    let reason = b.reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::invalid("reason", "请填写撤销理由"));
+    }
+    let e = st
+        .app
+        .store
+        .withdraw_score_event(
+            &u.principal().actor(),
+            chrono::Utc::now().timestamp(),
+            id,
+            reason,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(event_dto(&e))))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EvaluationRequest {
+    /// `extended` (延伸评价, close-type) or `external` (上级评估, 县乡村振兴局 and 县财政局)
+    kind: String,
+    #[schema(value_type = f64)]
+    score: Decimal,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvaluationDto {
+    period: String,
+    department_id: i64,
+    kind: String,
+    #[schema(value_type = f64)]
+    #[serde(with = "rust_decimal::serde::float")]
+    score: Decimal,
+}
+
+/// Records the extended or external evaluation of a department for a quarter.
+#[utoipa::path(put, path = "/api/v1/evaluations/{period}/{department_id}", tag = "scoring", request_body = EvaluationRequest,
+    responses((status = 200, body = EvaluationDto), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put_evaluation(
+    State(st): State<AppState>,
+    u: Require<Evaluator>,
+    Path((period, department_id)): Path<(String, i64)>,
+    AppJson(b): AppJson<EvaluationRequest>,
+) -> AppResult<Json<EvaluationDto>> {
+    let quarter = parse_quarter(&period, "period")?;
+    let kind = EvaluationKind::from_code(&b.kind)
+        .ok_or_else(|| AppError::invalid("kind", "评价类别须为 extended 或 external"))?;
+    if kind == EvaluationKind::External && !u.principal().user.role.is_office() {
+        return Err(AppError::forbidden("上级评估结果由联动办公室录入"));
+    }
+    let e = st
+        .app
+        .record_evaluation(
+            &u.principal().actor(),
+            quarter,
+            department_id,
+            kind,
+            b.score,
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(Json(EvaluationDto {
+        period: quarter.to_string(),
+        department_id,
+        kind: kind.code().into(),
+        score: e.score,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RankingItem {
+    department_id: i64,
+    department: String,
+    /// close, related or emergency
+    category: String,
+    #[schema(value_type = f64)]
+    #[serde(with = "rust_decimal::serde::float")]
+    office_score: Decimal,
+    /// The final score used to rank.
+    #[schema(value_type = f64)]
+    #[serde(with = "rust_decimal::serde::float")]
+    score: Decimal,
+    /// Within the category; ties share a rank.
+    rank: u32,
+    /// draft, approved or published (submitted while appeals are open)
+    status: String,
+    /// office, combined, awaiting_extended, external or awaiting_external
+    basis: String,
+}
+
+fn ranking_items(r: &Ranking) -> Vec<RankingItem> {
+    r.rows
+        .iter()
+        .map(|x| RankingItem {
+            department_id: x.ranked.department_id,
+            department: x.department.clone(),
+            category: x.ranked.category.code().into(),
+            office_score: x.ranked.office_score,
+            score: x.ranked.score,
+            rank: x.ranked.rank,
+            status: r.state.status.code().into(),
+            basis: serde_json::to_value(x.ranked.basis)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct RankingQuery {
+    /// A quarter (`2023-Q2`, all departments) or a month (`2023-04`, close-type departments).
+    period: String,
+}
+
+/// A ranking. Department and township users see a quarter's full ranking once it is
+/// published, and only their own departments' rows before.
+#[utoipa::path(get, path = "/api/v1/rankings", tag = "scoring", params(RankingQuery), responses((status = 200, body = [RankingItem])))]
+pub async fn rankings(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Query(q): Query<RankingQuery>,
+) -> AppResult<Json<Vec<RankingItem>>> {
+    let ranking = match parse_period(&q.period, "period")? {
+        Period::Month(m) => st.app.monthly_ranking(m).await?,
+        Period::Quarter(qr) => st.app.quarterly_ranking(qr).await?,
+        Period::Year(_) => {
+            return Err(AppError::invalid(
+                "period",
+                "排序按月（紧密型部门）或按季度查询；年度结果见 /api/v1/rankings/annual",
+            ))
+        }
+    };
+    let p = u.principal();
+    let mut items = ranking_items(&ranking);
+    if !p.user.role.sees_all() && ranking.state.status != liandong_store::RankingStatus::Published {
+        let scope = p.scope();
+        items.retain(|i| scope.allows(i.department_id));
+    }
+    Ok(Json(items))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RankingStateDto {
+    period: String,
+    status: String,
+    submitted_by: Option<String>,
+    /// End of the appeal window (RFC 3339).
+    appeal_deadline: Option<String>,
+    approved_by: Option<String>,
+    approved_at: Option<String>,
+    published_at: Option<String>,
+}
+
+fn ts(t: Option<i64>) -> Option<String> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| {
+            t.with_timezone(&liandong_domain::deadline::county_offset())
+                .to_rfc3339()
+        })
+}
+
+pub fn state_dto(s: &liandong_store::RankingState) -> RankingStateDto {
+    RankingStateDto {
+        period: s.quarter.to_string(),
+        status: s.status.code().into(),
+        submitted_by: s.submitted_by.clone(),
+        appeal_deadline: ts(s.appeal_deadline),
+        approved_by: s.approved_by.clone(),
+        approved_at: ts(s.approved_at),
+        published_at: ts(s.published_at),
+    }
+}
+
+/// Submits a quarter's draft ranking; the appeal window opens (LIANDONG_APPEAL_DAYS working days).
+#[utoipa::path(post, path = "/api/v1/rankings/{period}/submit", tag = "scoring", responses((status = 200, body = RankingStateDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn submit(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+) -> AppResult<Json<RankingStateDto>> {
+    let q = parse_quarter(&period, "period")?;
+    Ok(Json(state_dto(
+        &st.app
+            .submit_ranking(&u.principal().actor(), q, chrono::Utc::now())
+            .await?,
+    )))
+}
+
+/// Approves and locks a quarter (leaders); 409 while appeals are open or undecided.
+#[utoipa::path(post, path = "/api/v1/rankings/{period}/approve", tag = "scoring", responses((status = 200, body = RankingStateDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn approve(
+    State(st): State<AppState>,
+    u: Require<Leader>,
+    Path(period): Path<String>,
+) -> AppResult<Json<RankingStateDto>> {
+    let q = parse_quarter(&period, "period")?;
+    Ok(Json(state_dto(
+        &st.app
+            .approve_ranking(&u.principal().actor(), q, chrono::Utc::now())
+            .await?,
+    )))
+}
+
+/// Publishes an approved quarter to every department's principal.
+#[utoipa::path(post, path = "/api/v1/rankings/{period}/publish", tag = "scoring", responses((status = 200, body = RankingStateDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn publish(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+) -> AppResult<Json<RankingStateDto>> {
+    let q = parse_quarter(&period, "period")?;
+    Ok(Json(state_dto(
+        &st.app
+            .publish_ranking(&u.principal().actor(), q, chrono::Utc::now())
+            .await?,
+    )))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AckRequest {
+    department_id: i64,
+}
+
+/// A department acknowledges a published ranking.
+#[utoipa::path(post, path = "/api/v1/rankings/{period}/acknowledge", tag = "scoring", request_body = AckRequest, responses((status = 204), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn acknowledge(
+    State(st): State<AppState>,
+    u: Require<Writer>,
+    Path(period): Path<String>,
+    AppJson(b): AppJson<AckRequest>,
+) -> AppResult<StatusCode> {
+    let q = parse_quarter(&period, "period")?;
+    let p = u.principal();
+    let scope = liandong_store::Scope::Units(p.user.unit_ids());
+    st.app
+        .store
+        .acknowledge_ranking(
+            &p.actor(),
+            &scope,
+            chrono::Utc::now().timestamp(),
+            q,
+            b.department_id,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AppealRequest {
+    event_id: i64,
+    reason: String,
+    #[serde(default)]
+    evidence: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppealDto {
+    id: i64,
+    period: String,
+    event_id: i64,
+    department_id: i64,
+    reason: String,
+    evidence: String,
+    /// pending, upheld or rejected
+    status: String,
+    decision_reason: Option<String>,
+}
+
+fn appeal_dto(a: &liandong_store::Appeal) -> AppealDto {
+    AppealDto {
+        id: a.id,
+        period: a.quarter.to_string(),
+        event_id: a.event_id,
+        department_id: a.department_id,
+        reason: a.reason.clone(),
+        evidence: a.evidence.clone(),
+        status: a.status.clone(),
+        decision_reason: a.decision_reason.clone(),
+    }
+}
+
+/// A department appeals one event of its own while the quarter's window is open.
+#[utoipa::path(post, path = "/api/v1/appeals", tag = "scoring", request_body = AppealRequest,
+    responses((status = 201, body = AppealDto), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn file_appeal(
+    State(st): State<AppState>,
+    u: Require<Writer>,
+    AppJson(b): AppJson<AppealRequest>,
+) -> AppResult<(StatusCode, Json<AppealDto>)> {
+    let reason = b.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(AppError::invalid("reason", "申诉理由须为 1-2000 个字"));
+    }
+    let p = u.principal();
+    let scope = liandong_store::Scope::Units(p.user.unit_ids());
+    let a = st
+        .app
+        .store
+        .file_appeal(
+            &p.actor(),
+            &scope,
+            chrono::Utc::now().timestamp(),
+            b.event_id,
+            reason,
+            b.evidence.trim(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(appeal_dto(&a))))
+}
+
+/// Appeals of a quarter (a department sees its own).
+#[utoipa::path(get, path = "/api/v1/rankings/{period}/appeals", tag = "scoring", responses((status = 200, body = [AppealDto])))]
+pub async fn appeals(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Path(period): Path<String>,
+) -> AppResult<Json<Vec<AppealDto>>> {
+    let q = parse_quarter(&period, "period")?;
+    Ok(Json(
+        st.app
+            .store
+            .appeals(&u.principal().scope(), q)
+            .await?
+            .iter()
+            .map(appeal_dto)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DecisionRequest {
+    /// true upholds the appeal (the event is withdrawn), false rejects it.
+    uphold: bool,
+    reason: String,
+}
+
+/// The office upholds or rejects an appeal, with a reason.
+#[utoipa::path(post, path = "/api/v1/appeals/{id}/decision", tag = "scoring", request_body = DecisionRequest, responses((status = 200, body = AppealDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn decide_appeal(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    AppJson(b): AppJson<DecisionRequest>,
+) -> AppResult<Json<AppealDto>> {
+    let reason = b.reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::invalid("reason", "请填写处理理由"));
+    }
+    let a = st
+        .app
+        .store
+        .decide_appeal(
+            &u.principal().actor(),
+            chrono::Utc::now().timestamp(),
+            id,
+            b.uphold,
+            reason,
+        )
+        .await?;
+    Ok(Json(appeal_dto(&a)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RulePointDto {
+    rule: String,
+    label: String,
+    level: Option<String>,
+    /// Signed: negative for deductions.
+    #[schema(value_type = f64)]
+    points: Points,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RuleVersionDto {
+    id: i64,
+    effective_from: String,
+    note: String,
+    points: Vec<RulePointDto>,
+}
+
+/// The versions of the rule table (评分细则), oldest first.
+#[utoipa::path(get, path = "/api/v1/rules", tag = "scoring", responses((status = 200, body = [RuleVersionDto])))]
+pub async fn rules(
+    State(st): State<AppState>,
+    _u: Require<AnyUser>,
+) -> AppResult<Json<Vec<RuleVersionDto>>> {
+    let versions = st.app.store.rule_versions().await?;
+    Ok(Json(versions.iter().map(version_dto).collect()))
+}
+
+fn version_dto(v: &liandong_store::RuleVersion) -> RuleVersionDto {
+    RuleVersionDto {
+        id: v.id,
+        effective_from: v.table.effective_from.to_string(),
+        note: v.note.clone(),
+        points: v
+            .table
+            .rows()
+            .into_iter()
+            .map(|(r, l, p)| RulePointDto {
+                rule: r.code().into(),
+                label: r.label().into(),
+                level: l.map(|l| l.code().into()),
+                points: if r.is_bonus() { p } else { p.negated() },
+            })
+            .collect(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewRuleVersion {
+    /// YYYY-MM-DD
+    effective_from: String,
+    note: String,
+    /// Every rule (and level) with its magnitude (positive, in steps of 0.5).
+    points: Vec<NewRulePoint>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewRulePoint {
+    rule: String,
+    level: Option<String>,
+    #[schema(value_type = f64)]
+    points: Decimal,
+}
+
+/// Adds a version of the rule table effective from a date (office administrators).
+#[utoipa::path(post, path = "/api/v1/rules", tag = "scoring", request_body = NewRuleVersion, responses((status = 201, body = RuleVersionDto), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn add_rules(
+    State(st): State<AppState>,
+    u: Require<crate::auth::Admin>,
+    AppJson(b): AppJson<NewRuleVersion>,
+) -> AppResult<(StatusCode, Json<RuleVersionDto>)> {
+    let from = NaiveDate::parse_from_str(b.effective_from.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid("effective_from", "施行日期格式应为 2024-01-01"))?;
+    let mut rows = Vec::new();
+    for (i, p) in b.points.iter().enumerate() {
+        let field = format!("points[{i}]");
+        let rule: RuleCode =
+            p.rule
+                .parse()
+                .map_err(|e: liandong_domain::scoring::ScoringError| {
+                    AppError::invalid(&field, e.to_string())
+                })?;
+        let level = match p.level.as_deref().filter(|s| !s.is_empty()) {
+            Some(l) => Some(
+                Level::from_code(l)
+                    .ok_or_else(|| AppError::invalid(&field, format!("级别“{l}”无效")))?,
+            ),
+            None => None,
+        };
+        let points =
+            Points::try_from(p.points).map_err(|e| AppError::invalid(&field, e.to_string()))?;
+        rows.push((rule, level, points));
+    }
+    let table = liandong_domain::scoring::RuleTable::from_rows(from, &rows)
+        .map_err(|e| AppError::invalid("points", e.to_string()))?;
+    let note = b.note.trim();
+    if note.is_empty() {
+        return Err(AppError::invalid("note", "请注明修订依据"));
+    }
+    let v = st
+        .app
+        .store
+        .add_rule_version(
+            &u.principal().actor(),
+            chrono::Utc::now().timestamp(),
+            note,
+            &table,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(version_dto(&v))))
+}
