@@ -462,7 +462,7 @@ pub const BASE_SCORE: i64 = 100;
 
 /// The office's score of a period: 100 plus the points of its events.
 pub fn office_score(points: impl IntoIterator<Item = Points>) -> Decimal {
-    Decimal::from(BASE_SCORE) + points.into_iter().sum::<Points>().to_decimal()
+    (Decimal::from(BASE_SCORE) + points.into_iter().sum::<Points>().to_decimal()).normalize()
 }
 
 /// How the office score and the task-force office's extended evaluation (延伸评价) combine for

@@ -169,6 +169,201 @@ impl App {
                 )
                 .await?;
         }
+        self.load_demo_scoring(&departments, now).await?;
         Ok(true)
+    }
+
+    /// A year of scoring: events every month, evaluations, two published quarters with their
+    /// acknowledgements, and the last finished quarter submitted with an appeal pending.
+    async fn load_demo_scoring(
+        &self,
+        departments: &[liandong_store::Department],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        use liandong_domain::scoring::{Level, RuleCode};
+        use liandong_domain::Month;
+        use liandong_store::EvaluationKind;
+        use rand::{Rng, SeedableRng};
+        use rust_decimal::Decimal;
+
+        let store = &self.store;
+        let office = Actor {
+            username: "office".into(),
+            role: Role::OfficeStaff.code().into(),
+            ..Actor::system("demo")
+        };
+        let this_month = Month::of(liandong_domain::deadline::county_date(now));
+        let current_q = this_month.quarter();
+        let quarters = [
+            current_q.prev().prev().prev(),
+            current_q.prev().prev(),
+            current_q.prev(),
+            current_q,
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20230310);
+        // Deductions are common, bonuses rarer; the mix follows what offices record most.
+        let menu: [(RuleCode, Option<Level>, &str); 12] = [
+            (RuleCode::ReportLate, None, "月度资料逾期 1 天报送"),
+            (
+                RuleCode::MeetingImproper,
+                None,
+                "例会由非分管负责同志代为参会",
+            ),
+            (RuleCode::MeetingAbsent, None, "“5+2”例会缺席"),
+            (RuleCode::SelfcheckUnrectified, None, "自查问题到期未整改"),
+            (
+                RuleCode::AssignedUnrectified,
+                None,
+                "交办问题经核实仍未整改",
+            ),
+            (
+                RuleCode::NoticePolicyUnimplemented,
+                Some(Level::County),
+                "县级督查通报政策未落实",
+            ),
+            (
+                RuleCode::NoticePolicyUnimplemented,
+                Some(Level::City),
+                "市级督查通报政策未落实",
+            ),
+            (
+                RuleCode::WarningVerified,
+                None,
+                "推送因病预警信息经核查属实",
+            ),
+            (
+                RuleCode::PraiseCommended,
+                Some(Level::County),
+                "县级通报表扬",
+            ),
+            (
+                RuleCode::PraisePublicity,
+                Some(Level::County),
+                "县级媒体宣传推介",
+            ),
+            (
+                RuleCode::PraisePublicity,
+                Some(Level::City),
+                "市级媒体宣传推介",
+            ),
+            (
+                RuleCode::PraiseTypicalSpeech,
+                Some(Level::County),
+                "县级推进会典型发言",
+            ),
+        ];
+        for q in quarters {
+            for m in q.months().into_iter().filter(|m| *m < this_month) {
+                for d in departments {
+                    for _ in 0..rng.gen_range(0..3) {
+                        let (rule, level, note) = menu[rng.gen_range(0..menu.len())];
+                        let count = if rule == RuleCode::ReportLate {
+                            rng.gen_range(1..3)
+                        } else {
+                            1
+                        };
+                        let day = m.day_clamped(rng.gen_range(1..28));
+                        let input = crate::scoring::EventInput {
+                            department_id: d.id,
+                            month: m,
+                            rule,
+                            level,
+                            count,
+                            note: note.into(),
+                            doc_no: level.map(|_| {
+                                format!("召巩固拓展专班〔{}〕{}号", m.year(), rng.gen_range(1..40))
+                            }),
+                            occurred_on: Some(day),
+                        };
+                        self.record_event(&office, input, now).await?;
+                    }
+                }
+            }
+        }
+        let taskforce = Actor {
+            username: "taskforce".into(),
+            role: Role::Taskforce.code().into(),
+            ..Actor::system("demo")
+        };
+        let at = now.timestamp();
+        for q in &quarters[..3] {
+            for d in departments {
+                if d.category == liandong_domain::Category::Close {
+                    let score = Decimal::new(rng.gen_range(1800..2000) * 5, 2);
+                    store
+                        .set_evaluation(&taskforce, at, *q, d.id, EvaluationKind::Extended, score)
+                        .await?;
+                }
+                if crate::scoring::RANKED_EXTERNALLY.contains(&d.code.as_str()) {
+                    let score = Decimal::new(rng.gen_range(180..200) * 5, 1);
+                    store
+                        .set_evaluation(&office, at, *q, d.id, EvaluationKind::External, score)
+                        .await?;
+                }
+            }
+        }
+        let leader = Actor {
+            username: "leader".into(),
+            role: Role::Leader.code().into(),
+            ..Actor::system("demo")
+        };
+        let day = 86_400;
+        for (i, q) in quarters[..2].iter().enumerate() {
+            let start = at - (60 - 30 * i as i64) * day;
+            store
+                .submit_ranking(&office, start, *q, start + 3 * day)
+                .await?;
+            store.approve_ranking(&leader, start + 5 * day, *q).await?;
+            store.publish_ranking(&office, start + 6 * day, *q).await?;
+            for d in departments.iter().filter(|d| d.id % 5 != i as i64) {
+                let dept_actor = Actor {
+                    username: format!("dept-{}", d.code),
+                    role: Role::Department.code().into(),
+                    ..Actor::system("demo")
+                };
+                store
+                    .acknowledge_ranking(&dept_actor, &Scope::All, start + 7 * day, *q, d.id)
+                    .await?;
+            }
+        }
+        if let Some(last) = departments.iter().find(|d| d.code == "commerce") {
+            store
+                .flag_lapse(
+                    &office,
+                    at,
+                    quarters[1],
+                    last.id,
+                    "农村电商项目资金拨付严重滞后，被市级通报",
+                )
+                .await?;
+        }
+        let submitted = quarters[2];
+        self.submit_ranking(&office, submitted, now).await?;
+        let edu = departments
+            .iter()
+            .find(|d| d.code == "edu")
+            .map(|d| d.id)
+            .unwrap_or(1);
+        let events = store
+            .score_events(&Scope::Units(vec![edu]), &submitted.months(), None)
+            .await?;
+        if let Some(e) = events.iter().find(|e| e.points.is_negative()) {
+            let dept_actor = Actor {
+                username: "dept-edu".into(),
+                role: Role::Department.code().into(),
+                ..Actor::system("demo")
+            };
+            store
+                .file_appeal(
+                    &dept_actor,
+                    &Scope::Units(vec![edu]),
+                    at,
+                    e.id,
+                    "该事项已于规定时间内整改完毕，附整改报告",
+                    "整改报告（2 页）",
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

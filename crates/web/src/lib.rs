@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod json;
 pub mod pages;
+pub mod svg;
 
 use std::net::SocketAddr;
 

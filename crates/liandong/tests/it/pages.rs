@@ -47,7 +47,7 @@ async fn navigation_shows_only_what_the_role_can_use() {
         .text()
         .await
         .expect("html");
-    assert_eq!(nav(&html), ["工作台", "成员单位", "乡镇", "通知公告"]);
+    assert_eq!(nav(&html), ["工作台", "成员单位", "乡镇", "通知公告", "评分排序"]);
     let admin = form_sign_in(&app, "admin", ADMIN_PASSWORD).await;
     let html = admin
         .get(app.url("/"))
@@ -64,6 +64,9 @@ async fn navigation_shows_only_what_the_role_can_use() {
             "成员单位",
             "乡镇",
             "通知公告",
+            "评分排序",
+            "加减分录入",
+            "评价录入",
             "用户管理",
             "操作日志",
             "登录日志"

@@ -109,6 +109,28 @@ pub fn event_dto(e: &ScoreEvent) -> ScoreEventDto {
     }
 }
 
+/// The event form of the entry page, as the API's request.
+pub fn event_request_from_form(
+    form: &crate::pages::FormData,
+) -> Result<NewScoreEventRequest, AppError> {
+    Ok(NewScoreEventRequest {
+        department_id: form
+            .text("department_id")
+            .parse()
+            .map_err(|_| AppError::invalid("department_id", "请选择单位"))?,
+        period: form.text("period"),
+        rule: form.text("rule"),
+        level: Some(form.text("level")),
+        count: form
+            .text("count")
+            .parse()
+            .map_err(|_| AppError::invalid("count", "次数须为正整数"))?,
+        note: form.text("note"),
+        doc_no: Some(form.text("doc_no")),
+        occurred_on: Some(form.text("occurred_on")),
+    })
+}
+
 /// Parses an event request into the service's input, naming the offending field.
 pub fn event_input(b: NewScoreEventRequest) -> Result<EventInput, AppError> {
     let rule: RuleCode = b

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 mod home;
 pub(crate) mod notices;
 pub(crate) mod registry;
+pub(crate) mod scoring;
 mod session;
 mod users;
 
@@ -48,6 +49,32 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/logins", get(audit::logins))
         .route("/notices", get(notices::list).post(notices::publish))
         .route("/notices/{id}", get(notices::show))
+        .route("/rankings", get(scoring::rankings))
+        .route("/rankings/annual", get(scoring::annual))
+        .route("/rankings/{period}/submit", post(scoring::submit))
+        .route("/rankings/{period}/approve", post(scoring::approve))
+        .route("/rankings/{period}/publish", post(scoring::publish))
+        .route("/rankings/{period}/acknowledge", post(scoring::acknowledge))
+        .route("/rankings/{period}/flags", post(scoring::flag))
+        .route(
+            "/rankings/{period}/departments/{id}",
+            get(scoring::breakdown),
+        )
+        .route("/appeals", post(scoring::file_appeal))
+        .route("/appeals/{id}/decision", post(scoring::decide_appeal))
+        .route(
+            "/scoring/events",
+            get(scoring::events_page).post(scoring::create_event),
+        )
+        .route(
+            "/scoring/events/{id}/withdraw",
+            post(scoring::withdraw_event),
+        )
+        .route(
+            "/scoring/evaluations",
+            get(scoring::evaluations_page).post(scoring::save_evaluation),
+        )
+        .route("/scoring/rules", get(scoring::rules_page))
 }
 
 /// What `base.html` needs.
@@ -86,6 +113,15 @@ impl Layout {
             add("/departments", "成员单位");
             add("/townships", "乡镇");
             add("/notices", "通知公告");
+            if role != liandong_domain::Role::Township {
+                add("/rankings", "评分排序");
+            }
+            if role.is_office() {
+                add("/scoring/events", "加减分录入");
+            }
+            if role.is_office() || role == liandong_domain::Role::Taskforce {
+                add("/scoring/evaluations", "评价录入");
+            }
             if role.administers() {
                 add("/users", "用户管理");
             }
@@ -132,6 +168,7 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "locked" => "账号已锁定。",
         "unlocked" => "账号已解锁。",
         "published" => "通知已发布。",
+        "imported" => "导入成功。",
         _ => return None,
     })
 }

@@ -1,0 +1,1091 @@
+//! The scoring pages: rankings with their workflow, a department's breakdown, event entry,
+//! evaluations, the rule table and the annual summary.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use liandong_domain::scoring::{Level, Points, RankingKind, RuleCode};
+use liandong_domain::{Category, Month, Period, Quarter, Year};
+use liandong_service::scoring::{Ranking, RANKED_EXTERNALLY};
+use liandong_service::Principal;
+use liandong_store::{EvaluationKind, RankingStatus, Scope};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{flash, fmt_time, render, FormData, Layout};
+use crate::api::scoring::{parse_month, parse_period, parse_quarter};
+use crate::auth::{AnyUser, Evaluator, Leader, Office, PageAuth, Require, Writer};
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct PeriodQuery {
+    period: Option<String>,
+    msg: Option<String>,
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+fn current_month() -> Month {
+    Month::of(liandong_domain::deadline::county_date(now()))
+}
+
+/// Whether the user sees every department's scores in this state of the ranking.
+fn sees_everything(p: &Principal, status: RankingStatus) -> bool {
+    p.user.role.sees_all() || status == RankingStatus::Published
+}
+
+pub struct Row {
+    pub id: i64,
+    pub rank: u32,
+    pub name: String,
+    pub office: String,
+    pub evaluation: String,
+    pub score: String,
+    pub basis: &'static str,
+    pub flagged: bool,
+}
+
+pub struct Group {
+    pub code: &'static str,
+    pub label: String,
+    pub eval_header: &'static str,
+    pub rows: Vec<Row>,
+    pub chart: String,
+}
+
+pub struct AppealLine {
+    pub id: i64,
+    pub department: String,
+    pub event: String,
+    pub reason: String,
+    pub evidence: String,
+    pub status: &'static str,
+    pub decision: String,
+    pub decidable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "rankings.html")]
+struct RankingsPage {
+    l: Layout,
+    flash: Option<&'static str>,
+    heading: String,
+    period: String,
+    period_kind: &'static str,
+    prev_period: String,
+    prev_label: String,
+    next_period: String,
+    next_label: String,
+    month_links: Vec<(String, String)>,
+    year: i32,
+    quarterly: bool,
+    status_label: &'static str,
+    status_facts: Vec<String>,
+    lock_note: Option<String>,
+    actions: Vec<(String, &'static str, &'static str)>,
+    can_export: bool,
+    can_bulletin: bool,
+    visibility_note: Option<&'static str>,
+    groups: Vec<Group>,
+    appeals: Vec<AppealLine>,
+    acknowledged: usize,
+    unacknowledged: String,
+    bulletin: Vec<String>,
+    can_flag: bool,
+    departments: Vec<(i64, String)>,
+}
+
+fn appeal_status(s: &str) -> &'static str {
+    match s {
+        "pending" => "待处理",
+        "upheld" => "申诉成立",
+        _ => "申诉不成立",
+    }
+}
+
+/// The bulletin list of a quarter: consecutive laggards and hand-flagged lapses.
+pub async fn bulletin_lines(st: &AppState, q: Quarter) -> AppResult<(Vec<String>, Vec<i64>)> {
+    let deps = st.app.store.departments().await?;
+    let name = |id: i64| {
+        deps.iter()
+            .find(|d| d.id == id)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    let mut lines = Vec::new();
+    let mut ids = Vec::new();
+    for id in st.app.laggards(q).await? {
+        lines.push(format!("{}：连续两个季度在同类部门中排名末位", name(id)));
+        ids.push(id);
+    }
+    for f in st.app.store.lapse_flags(q).await? {
+        lines.push(format!("{}：{}", name(f.department_id), f.reason));
+        ids.push(f.department_id);
+    }
+    Ok((lines, ids))
+}
+
+fn groups(
+    ranking: &Ranking,
+    p: &Principal,
+    flagged: &[i64],
+    evals: &[liandong_store::Evaluation],
+) -> Vec<Group> {
+    let everything = sees_everything(p, ranking.state.status);
+    let scope = p.scope();
+    let quarterly = ranking.kind == RankingKind::Quarterly;
+    let cats: &[Category] = if quarterly {
+        &Category::ALL
+    } else {
+        &[Category::Close]
+    };
+    cats.iter()
+        .map(|&c| {
+            let rows: Vec<Row> = ranking
+                .rows
+                .iter()
+                .filter(|r| {
+                    r.ranked.category == c && (everything || scope.allows(r.ranked.department_id))
+                })
+                .map(|r| {
+                    let id = r.ranked.department_id;
+                    let evaluation = evals
+                        .iter()
+                        .filter(|e| e.department_id == id)
+                        .map(|e| e.score.to_string())
+                        .next()
+                        .unwrap_or_else(|| {
+                            if c == Category::Close || RANKED_EXTERNALLY.contains(&r.code.as_str())
+                            {
+                                "待录入".into()
+                            } else {
+                                "—".into()
+                            }
+                        });
+                    Row {
+                        id,
+                        rank: r.ranked.rank,
+                        name: r.department.clone(),
+                        office: r.ranked.office_score.to_string(),
+                        evaluation,
+                        score: r.ranked.score.to_string(),
+                        basis: r.ranked.basis.label(),
+                        flagged: flagged.contains(&id),
+                    }
+                })
+                .collect();
+            let chart = if everything && rows.len() > 1 {
+                let items: Vec<(String, f64)> = rows
+                    .iter()
+                    .map(|r| (r.name.clone(), r.score.parse().unwrap_or(0.0)))
+                    .collect();
+                let floor = items.iter().map(|i| i.1).fold(100.0, f64::min).floor() - 2.0;
+                crate::svg::bars(&format!("{}最终得分", c.label()), &items, floor)
+            } else {
+                String::new()
+            };
+            Group {
+                code: c.code(),
+                label: if quarterly {
+                    format!("{}（{} 个）", c.label(), rows.len())
+                } else {
+                    "紧密型部门月度排名".into()
+                },
+                eval_header: if c == Category::Close {
+                    "延伸评价"
+                } else {
+                    "上级评估"
+                },
+                rows,
+                chart,
+            }
+        })
+        .filter(|g| !g.rows.is_empty())
+        .collect()
+}
+
+pub async fn rankings(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    u: Require<AnyUser>,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    let p = u.principal();
+    let period = match q.period.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse_period(s, "period")?,
+        None => Period::Quarter(current_month().quarter().prev()),
+    };
+    let (ranking, quarter, evals, month_links, prev, next) = match period {
+        Period::Quarter(qr) => {
+            let r = st.app.quarterly_ranking(qr).await?;
+            let evals = st.app.store.evaluations(qr).await?;
+            let links = qr
+                .months()
+                .iter()
+                .map(|m| (m.to_string(), format!("{}月度", m.label())))
+                .collect();
+            (
+                r,
+                qr,
+                evals,
+                links,
+                qr.prev().to_string(),
+                next_quarter(qr).to_string(),
+            )
+        }
+        Period::Month(m) => {
+            let r = st.app.monthly_ranking(m).await?;
+            let links = vec![(
+                m.quarter().to_string(),
+                format!("{}排序", m.quarter().label()),
+            )];
+            (
+                r,
+                m.quarter(),
+                Vec::new(),
+                links,
+                m.prev().to_string(),
+                m.next().to_string(),
+            )
+        }
+        Period::Year(y) => {
+            return Ok(Redirect::to(&format!("/rankings/annual?year={y}")).into_response())
+        }
+    };
+    let quarterly = ranking.kind == RankingKind::Quarterly;
+    let state = &ranking.state;
+    let role = p.user.role;
+    let (bulletin, flagged) = if quarterly {
+        bulletin_lines(&st, quarter).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut actions = Vec::new();
+    let base = format!("/rankings/{quarter}");
+    let at = now().timestamp();
+    let window_open = state.appeal_deadline.is_some_and(|d| at <= d);
+    match state.status {
+        RankingStatus::Draft if role.is_office() => actions.push((
+            format!("{base}/submit"),
+            "提交审定（开始申诉期）",
+            "submit-ranking",
+        )),
+        RankingStatus::Submitted if role == liandong_domain::Role::Leader && !window_open => {
+            actions.push((format!("{base}/approve"), "审定并锁定", "approve-ranking"))
+        }
+        RankingStatus::Approved if role.is_office() => actions.push((
+            format!("{base}/publish"),
+            "通报送达各单位",
+            "publish-ranking",
+        )),
+        _ => {}
+    }
+    let acks = st.app.store.acknowledgements(quarter).await?;
+    let deps = st.app.store.departments().await?;
+    if state.status == RankingStatus::Published && role == liandong_domain::Role::Department {
+        for d in deps.iter().filter(|d| {
+            p.user.unit_ids().contains(&d.id) && !acks.iter().any(|a| a.department_id == d.id)
+        }) {
+            actions.push((
+                format!("{base}/acknowledge?department_id={}", d.id),
+                "确认收到排序结果",
+                "acknowledge-ranking",
+            ));
+        }
+    }
+    let mut facts = Vec::new();
+    if let Some(t) = state.submitted_at {
+        facts.push(format!("{} 提交", fmt_time(t)));
+    }
+    if let Some(d) = state
+        .appeal_deadline
+        .filter(|_| state.status == RankingStatus::Submitted)
+    {
+        facts.push(format!("申诉截止 {}", fmt_time(d)));
+    }
+    if let (Some(by), Some(t)) = (&state.approved_by, state.approved_at) {
+        facts.push(format!("{by} 于 {} 审定", fmt_time(t)));
+    }
+    if let Some(t) = state.published_at {
+        facts.push(format!("{} 通报", fmt_time(t)));
+    }
+    let scope = p.scope();
+    let appeals = if quarterly {
+        st.app.store.appeals(&scope, quarter).await?
+    } else {
+        Vec::new()
+    };
+    let mut appeal_lines = Vec::new();
+    for a in &appeals {
+        let e = st.app.store.score_event(a.event_id).await?;
+        appeal_lines.push(AppealLine {
+            id: a.id,
+            department: e.department.clone(),
+            event: format!("第 {} 号 {} {} 分", e.id, e.rule.label(), e.points),
+            reason: a.reason.clone(),
+            evidence: a.evidence.clone(),
+            status: appeal_status(&a.status),
+            decision: a.decision_reason.clone().unwrap_or_default(),
+            decidable: a.status == "pending" && role.is_office(),
+        });
+    }
+    let unacknowledged: Vec<&str> = if state.status == RankingStatus::Published && role.sees_all() {
+        deps.iter()
+            .filter(|d| !acks.iter().any(|a| a.department_id == d.id))
+            .map(|d| d.name.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let everything = sees_everything(p, state.status);
+    render(&RankingsPage {
+        l: Layout::new("排序", "/rankings", &auth),
+        flash: flash(q.msg.as_deref()),
+        heading: format!("{}排序", ranking.label),
+        period: match period {
+            Period::Month(m) => m.to_string(),
+            _ => quarter.to_string(),
+        },
+        period_kind: if quarterly {
+            "季度排序（全部 26 个单位）"
+        } else {
+            "月度排序（紧密型部门）"
+        },
+        prev_label: if quarterly {
+            "上一季度".into()
+        } else {
+            "上一月".into()
+        },
+        next_label: if quarterly {
+            "下一季度".into()
+        } else {
+            "下一月".into()
+        },
+        prev_period: prev,
+        next_period: next,
+        month_links,
+        year: quarter.year(),
+        quarterly,
+        status_label: state.status.label(),
+        status_facts: facts,
+        lock_note: liandong_service::App::status_note(state),
+        actions,
+        can_export: everything,
+        can_bulletin: quarterly && state.status.locked() && (role.sees_all() || everything),
+        visibility_note: (!everything)
+            .then_some("排序结果经分管领导审定并通报后公开；在此之前您只能看到本单位的得分。"),
+        groups: groups(&ranking, p, &flagged, &evals),
+        appeals: appeal_lines,
+        acknowledged: acks.len(),
+        unacknowledged: unacknowledged.join("、"),
+        bulletin,
+        can_flag: quarterly && role.is_office() && !state.status.locked(),
+        departments: deps.iter().map(|d| (d.id, d.name.clone())).collect(),
+    })
+}
+
+fn next_quarter(q: Quarter) -> Quarter {
+    let m = q.months()[2].next();
+    m.quarter()
+}
+
+async fn workflow(st: &AppState, p: &Principal, period: &str, what: &str) -> AppResult<Response> {
+    let q = parse_quarter(period, "period")?;
+    let actor = p.actor();
+    match what {
+        "submit" => st.app.submit_ranking(&actor, q, now()).await.map(|_| ())?,
+        "approve" => st.app.approve_ranking(&actor, q, now()).await.map(|_| ())?,
+        _ => st.app.publish_ranking(&actor, q, now()).await.map(|_| ())?,
+    }
+    Ok(Redirect::to(&format!("/rankings?period={q}&msg=saved")).into_response())
+}
+
+pub async fn submit(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+) -> AppResult<Response> {
+    workflow(&st, u.principal(), &period, "submit").await
+}
+
+pub async fn approve(
+    State(st): State<AppState>,
+    u: Require<Leader>,
+    Path(period): Path<String>,
+) -> AppResult<Response> {
+    workflow(&st, u.principal(), &period, "approve").await
+}
+
+pub async fn publish(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+) -> AppResult<Response> {
+    workflow(&st, u.principal(), &period, "publish").await
+}
+
+#[derive(Deserialize)]
+pub struct DeptQuery {
+    department_id: i64,
+}
+
+pub async fn acknowledge(
+    State(st): State<AppState>,
+    u: Require<Writer>,
+    Path(period): Path<String>,
+    Query(d): Query<DeptQuery>,
+) -> AppResult<Response> {
+    let q = parse_quarter(&period, "period")?;
+    let p = u.principal();
+    st.app
+        .store
+        .acknowledge_ranking(
+            &p.actor(),
+            &Scope::Units(p.user.unit_ids()),
+            now().timestamp(),
+            q,
+            d.department_id,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/rankings?period={q}&msg=saved")).into_response())
+}
+
+pub async fn flag(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+    form: FormData,
+) -> AppResult<Response> {
+    let q = parse_quarter(&period, "period")?;
+    let dept: i64 = form
+        .text("department_id")
+        .parse()
+        .map_err(|_| AppError::invalid("department_id", "请选择单位"))?;
+    st.app.store.department(dept).await?;
+    let reason = form.text("reason");
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::invalid("reason", "情况说明须为 1-500 个字"));
+    }
+    st.app
+        .store
+        .flag_lapse(&u.principal().actor(), now().timestamp(), q, dept, &reason)
+        .await?;
+    Ok(Redirect::to(&format!("/rankings?period={q}&msg=saved")).into_response())
+}
+
+pub struct EventLine {
+    pub id: i64,
+    pub month: String,
+    pub department: String,
+    pub rule: &'static str,
+    pub level: &'static str,
+    pub count: u32,
+    pub points: String,
+    pub note: String,
+    pub doc_no: String,
+    pub struck: bool,
+    pub appealable: bool,
+    pub appeal: String,
+    pub withdrawable: bool,
+    pub state: String,
+}
+
+fn event_line(e: &liandong_store::ScoreEvent) -> EventLine {
+    EventLine {
+        id: e.id,
+        month: e.month.to_string(),
+        department: e.department.clone(),
+        rule: e.rule.label(),
+        level: e.level.map_or("—", Level::label),
+        count: e.count,
+        points: e.points.to_string(),
+        note: e.note.clone(),
+        doc_no: e.doc_no.clone().unwrap_or_default(),
+        struck: e.withdrawn_by.is_some(),
+        appealable: false,
+        appeal: String::new(),
+        withdrawable: e.withdraws.is_none() && e.withdrawn_by.is_none(),
+        state: match (e.withdraws, e.withdrawn_by) {
+            (Some(w), _) => format!("撤销第 {w} 号"),
+            (_, Some(b)) => format!("已由第 {b} 号撤销"),
+            _ => String::new(),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ranking_department.html")]
+struct BreakdownPage {
+    l: Layout,
+    flash: Option<&'static str>,
+    period: String,
+    period_label: String,
+    department: String,
+    total: String,
+    office: String,
+    final_line: Option<String>,
+    appeal_note: Option<String>,
+    events: Vec<EventLine>,
+    score_chart: String,
+    rank_chart: String,
+}
+
+pub async fn breakdown(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    u: Require<AnyUser>,
+    Path((period, id)): Path<(String, i64)>,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<Response> {
+    let p = u.principal();
+    let dept = st.app.store.department(id).await?;
+    let period = parse_period(&period, "period")?;
+    let (months, quarter, ranking) = match period {
+        Period::Month(m) => (vec![m], m.quarter(), st.app.monthly_ranking(m).await?),
+        Period::Quarter(qr) => (
+            qr.months().to_vec(),
+            qr,
+            st.app.quarterly_ranking(qr).await?,
+        ),
+        Period::Year(_) => return Err(AppError::invalid("period", "明细按月或按季度查看")),
+    };
+    if !sees_everything(p, ranking.state.status) && !p.scope().allows(id) {
+        return Err(AppError::forbidden(
+            "排序结果通报前，只能查看本单位的得分明细",
+        ));
+    }
+    let events = st
+        .app
+        .store
+        .score_events(&Scope::All, &months, Some(id))
+        .await?;
+    let appeals = st.app.store.appeals(&Scope::All, quarter).await?;
+    let at = now().timestamp();
+    let window_open = ranking.state.status == RankingStatus::Submitted
+        && ranking.state.appeal_deadline.is_some_and(|d| at <= d);
+    let own = p.user.role == liandong_domain::Role::Department && p.user.unit_ids().contains(&id);
+    let lines: Vec<EventLine> = events
+        .iter()
+        .map(|e| {
+            let mut l = event_line(e);
+            let appeal = appeals.iter().find(|a| a.event_id == e.id);
+            l.appealable = own
+                && window_open
+                && appeal.is_none()
+                && e.withdraws.is_none()
+                && e.withdrawn_by.is_none();
+            l.appeal = appeal
+                .map(|a| appeal_status(&a.status).to_owned())
+                .unwrap_or_default();
+            l
+        })
+        .collect();
+    let total: Points = events.iter().map(|e| e.points).sum();
+    let row = ranking.rows.iter().find(|r| r.ranked.department_id == id);
+    // History: the last eight quarters.
+    let mut qs = vec![quarter];
+    for _ in 0..7 {
+        let first = *qs.first().unwrap_or(&quarter);
+        qs.insert(0, first.prev());
+    }
+    let mut scores = Vec::new();
+    let mut ranks = Vec::new();
+    for hq in &qs {
+        let r = st.app.quarterly_ranking(*hq).await?;
+        let visible = sees_everything(p, r.state.status) || p.scope().allows(id);
+        let mine = r
+            .rows
+            .iter()
+            .find(|x| x.ranked.department_id == id)
+            .filter(|_| visible);
+        let touched = !st
+            .app
+            .store
+            .score_events(&Scope::All, &hq.months(), Some(id))
+            .await?
+            .is_empty();
+        scores.push(
+            mine.filter(|_| touched || r.state.status != RankingStatus::Draft)
+                .map(|x| decimal_f64(x.ranked.score)),
+        );
+        ranks.push(
+            mine.filter(|_| touched || r.state.status != RankingStatus::Draft)
+                .map(|x| f64::from(x.ranked.rank)),
+        );
+    }
+    let labels: Vec<String> = qs
+        .iter()
+        .map(|q| format!("{}Q{}", q.year() % 100, q.number()))
+        .collect();
+    render(&BreakdownPage {
+        l: Layout::new("得分明细", "/rankings", &auth),
+        flash: flash(q.msg.as_deref()),
+        period: period.to_string(),
+        period_label: ranking.label.clone(),
+        department: dept.name.clone(),
+        total: total.to_string(),
+        office: row
+            .map(|r| r.ranked.office_score.to_string())
+            .unwrap_or_default(),
+        final_line: row
+            .filter(|r| r.ranked.score != r.ranked.office_score)
+            .map(|r| {
+                format!(
+                    "最终得分 {}（{}），同类排名第 {} 名",
+                    r.ranked.score,
+                    r.ranked.basis.label(),
+                    r.ranked.rank
+                )
+            })
+            .or_else(|| row.map(|r| format!("同类排名第 {} 名", r.ranked.rank))),
+        appeal_note: window_open.then(|| {
+            format!(
+                "申诉期至 {}：对有异议的事项可在此提出申诉，联动办公室逐项处理后再报分管领导审定。",
+                fmt_time(ranking.state.appeal_deadline.unwrap_or(0))
+            )
+        }),
+        events: lines,
+        score_chart: crate::svg::lines(
+            "近八个季度最终得分",
+            &labels,
+            &[("最终得分".into(), scores)],
+            false,
+        ),
+        rank_chart: crate::svg::lines(
+            "近八个季度同类名次（第 1 名在上）",
+            &labels,
+            &[("名次".into(), ranks)],
+            true,
+        ),
+    })
+}
+
+fn decimal_f64(d: Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(0.0)
+}
+
+pub async fn file_appeal(
+    State(st): State<AppState>,
+    u: Require<Writer>,
+    form: FormData,
+) -> AppResult<Response> {
+    let p = u.principal();
+    let event_id: i64 = form
+        .text("event_id")
+        .parse()
+        .map_err(|_| AppError::invalid("event_id", "请选择要申诉的事项"))?;
+    let reason = form.text("reason");
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(AppError::invalid("reason", "申诉理由须为 1-2000 个字"));
+    }
+    let a = st
+        .app
+        .store
+        .file_appeal(
+            &p.actor(),
+            &Scope::Units(p.user.unit_ids()),
+            now().timestamp(),
+            event_id,
+            &reason,
+            &form.text("evidence"),
+        )
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/rankings/{}/departments/{}?msg=saved",
+        a.quarter, a.department_id
+    ))
+    .into_response())
+}
+
+pub async fn decide_appeal(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let reason = form.text("reason");
+    if reason.is_empty() {
+        return Err(AppError::invalid("reason", "请填写处理理由"));
+    }
+    let a = st
+        .app
+        .store
+        .decide_appeal(
+            &u.principal().actor(),
+            now().timestamp(),
+            id,
+            form.get("uphold") == Some("1"),
+            &reason,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/rankings?period={}&msg=saved", a.quarter)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "scoring_events.html")]
+struct EventsPage {
+    l: Layout,
+    flash: Option<&'static str>,
+    month: String,
+    month_label: String,
+    departments: Vec<(i64, String)>,
+    rules: Vec<(&'static str, String)>,
+    levels: Vec<(&'static str, &'static str)>,
+    events: Vec<EventLine>,
+}
+
+#[derive(Deserialize)]
+pub struct MonthQuery {
+    month: Option<String>,
+    msg: Option<String>,
+}
+
+pub async fn events_page(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    _u: Require<Office>,
+    Query(q): Query<MonthQuery>,
+) -> AppResult<Response> {
+    let month = match q.month.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse_month(s, "month")?,
+        None => current_month().prev(),
+    };
+    let events = st
+        .app
+        .store
+        .score_events(&Scope::All, &[month], None)
+        .await?;
+    render(&EventsPage {
+        l: Layout::new("加减分录入", "/scoring/events", &auth),
+        flash: flash(q.msg.as_deref()),
+        month: month.to_string(),
+        month_label: month.label(),
+        departments: st
+            .app
+            .store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect(),
+        rules: RuleCode::ALL
+            .iter()
+            .map(|r| {
+                (
+                    r.code(),
+                    format!(
+                        "{}（{}，每{}）",
+                        r.label(),
+                        if r.is_bonus() { "加分" } else { "扣分" },
+                        r.per().label()
+                    ),
+                )
+            })
+            .collect(),
+        levels: Level::ALL.iter().map(|l| (l.code(), l.label())).collect(),
+        events: events.iter().map(event_line).collect(),
+    })
+}
+
+pub async fn create_event(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    form: FormData,
+) -> AppResult<Response> {
+    let body = crate::api::scoring::event_request_from_form(&form)?;
+    let input = crate::api::scoring::event_input(body)?;
+    let month = input.month;
+    st.app
+        .record_event(&u.principal().actor(), input, now())
+        .await?;
+    Ok(Redirect::to(&format!("/scoring/events?month={month}&msg=saved")).into_response())
+}
+
+pub async fn withdraw_event(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let reason = form.text("reason");
+    if reason.is_empty() {
+        return Err(AppError::invalid("reason", "请填写撤销理由"));
+    }
+    let e = st
+        .app
+        .store
+        .withdraw_score_event(&u.principal().actor(), now().timestamp(), id, &reason)
+        .await?;
+    Ok(Redirect::to(&format!("/scoring/events?month={}&msg=saved", e.month)).into_response())
+}
+
+pub struct EvalLine {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub current: String,
+    pub editable: bool,
+    pub locked_note: String,
+}
+
+#[derive(Template)]
+#[template(path = "evaluations.html")]
+struct EvaluationsPage {
+    l: Layout,
+    flash: Option<&'static str>,
+    quarter: String,
+    quarter_label: String,
+    office_weight: u32,
+    extended_weight: u32,
+    rows: Vec<EvalLine>,
+}
+
+#[derive(Deserialize)]
+pub struct QuarterQuery {
+    quarter: Option<String>,
+    msg: Option<String>,
+}
+
+pub async fn evaluations_page(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    u: Require<Evaluator>,
+    Query(q): Query<QuarterQuery>,
+) -> AppResult<Response> {
+    let quarter = match q.quarter.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => parse_quarter(s, "quarter")?,
+        None => current_month().quarter().prev(),
+    };
+    let evals = st.app.store.evaluations(quarter).await?;
+    let state = st.app.store.ranking_state(quarter).await?;
+    let office = u.principal().user.role.is_office();
+    let note = liandong_service::App::status_note(&state).unwrap_or_default();
+    let mut rows = Vec::new();
+    for d in st.app.store.departments().await? {
+        let kind = if d.category == Category::Close {
+            EvaluationKind::Extended
+        } else if RANKED_EXTERNALLY.contains(&d.code.as_str()) {
+            EvaluationKind::External
+        } else {
+            continue;
+        };
+        rows.push(EvalLine {
+            id: d.id,
+            name: d.name,
+            kind: kind.code(),
+            kind_label: kind.label(),
+            current: evals
+                .iter()
+                .find(|e| e.department_id == d.id && e.kind == kind)
+                .map(|e| e.score.to_string())
+                .unwrap_or_default(),
+            editable: !state.status.locked() && (office || kind == EvaluationKind::Extended),
+            locked_note: if state.status.locked() {
+                note.clone()
+            } else {
+                "由联动办公室录入".into()
+            },
+        });
+    }
+    let w = st.app.settings.weights.office_percent();
+    render(&EvaluationsPage {
+        l: Layout::new("评价录入", "/scoring/evaluations", &auth),
+        flash: flash(q.msg.as_deref()),
+        quarter: quarter.to_string(),
+        quarter_label: quarter.label(),
+        office_weight: w,
+        extended_weight: 100 - w,
+        rows,
+    })
+}
+
+pub async fn save_evaluation(
+    State(st): State<AppState>,
+    u: Require<Evaluator>,
+    form: FormData,
+) -> AppResult<Response> {
+    let quarter = parse_quarter(&form.text("quarter"), "quarter")?;
+    let dept: i64 = form
+        .text("department_id")
+        .parse()
+        .map_err(|_| AppError::invalid("department_id", "单位无效"))?;
+    let kind = EvaluationKind::from_code(&form.text("kind"))
+        .ok_or_else(|| AppError::invalid("kind", "评价类别无效"))?;
+    if kind == EvaluationKind::External && !u.principal().user.role.is_office() {
+        return Err(AppError::forbidden("上级评估结果由联动办公室录入"));
+    }
+    let score: Decimal = form
+        .text("score")
+        .parse()
+        .map_err(|_| AppError::invalid("score", "分数须为数字，如 92.5"))?;
+    st.app
+        .record_evaluation(&u.principal().actor(), quarter, dept, kind, score, now())
+        .await?;
+    Ok(Redirect::to(&format!("/scoring/evaluations?quarter={quarter}&msg=saved")).into_response())
+}
+
+pub struct RuleLine {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub per: &'static str,
+    pub national: String,
+    pub province: String,
+    pub city: String,
+    pub county: String,
+}
+
+pub struct VersionView {
+    pub title: String,
+    pub rows: Vec<RuleLine>,
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+struct RulesPage {
+    l: Layout,
+    versions: Vec<VersionView>,
+}
+
+pub async fn rules_page(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    _u: Require<AnyUser>,
+) -> AppResult<Response> {
+    let versions = st.app.store.rule_versions().await?;
+    let views = versions
+        .iter()
+        .rev()
+        .map(|v| {
+            let rows = v.table.rows();
+            let signed = |r: RuleCode, l: Option<Level>| {
+                rows.iter()
+                    .find(|x| x.0 == r && x.1 == l)
+                    .map(|x| {
+                        if r.is_bonus() {
+                            format!("+{}", x.2)
+                        } else {
+                            x.2.negated().to_string()
+                        }
+                    })
+                    .unwrap_or_else(|| "—".into())
+            };
+            VersionView {
+                title: format!("{} 起施行：{}", v.table.effective_from, v.note),
+                rows: RuleCode::ALL
+                    .iter()
+                    .map(|&r| RuleLine {
+                        code: r.code(),
+                        label: r.label(),
+                        per: r.per().label(),
+                        national: if r.has_levels() {
+                            signed(r, Some(Level::National))
+                        } else {
+                            "—".into()
+                        },
+                        province: if r.has_levels() {
+                            signed(r, Some(Level::Province))
+                        } else {
+                            "—".into()
+                        },
+                        city: if r.has_levels() {
+                            signed(r, Some(Level::City))
+                        } else {
+                            "—".into()
+                        },
+                        county: if r.has_levels() {
+                            signed(r, Some(Level::County))
+                        } else {
+                            signed(r, None)
+                        },
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    render(&RulesPage {
+        l: Layout::new("评分细则", "/rankings", &auth),
+        versions: views,
+    })
+}
+
+/// (code, label, rows of (name, quarter scores, mean))
+type AnnualGroup = (
+    &'static str,
+    &'static str,
+    Vec<(String, Vec<String>, String)>,
+);
+
+#[derive(Template)]
+#[template(path = "annual.html")]
+struct AnnualPage {
+    l: Layout,
+    year: i32,
+    quarter_labels: Vec<String>,
+    groups: Vec<AnnualGroup>,
+}
+
+#[derive(Deserialize)]
+pub struct YearQuery {
+    year: Option<String>,
+}
+
+pub async fn annual(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    u: Require<AnyUser>,
+    Query(q): Query<YearQuery>,
+) -> AppResult<Response> {
+    let year: Year = match q.year.as_deref() {
+        Some(y) => y
+            .parse()
+            .map_err(|e: liandong_domain::PeriodError| AppError::invalid("year", e.to_string()))?,
+        None => Year::new(current_month().year())
+            .map_err(|e| AppError::invalid("year", e.to_string()))?,
+    };
+    let p = u.principal();
+    let rows = st.app.annual(year).await?;
+    let groups = Category::ALL
+        .iter()
+        .map(|&c| {
+            let mut list: Vec<_> = rows
+                .iter()
+                .filter(|r| {
+                    r.category == c
+                        && (p.user.role.sees_all()
+                            || p.scope().allows(r.department_id)
+                            || r.mean.is_some())
+                })
+                .map(|r| {
+                    (
+                        r.department.clone(),
+                        r.quarters
+                            .iter()
+                            .map(|(_, s)| s.map(|s| s.to_string()).unwrap_or_else(|| "—".into()))
+                            .collect(),
+                        r.mean.map(|m| m.to_string()).unwrap_or_else(|| "—".into()),
+                    )
+                })
+                .collect::<Vec<_>>();
+            list.sort_by(|a, b| {
+                b.2.parse::<f64>()
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.2.parse::<f64>().unwrap_or(0.0))
+            });
+            (c.code(), c.label(), list)
+        })
+        .collect();
+    render(&AnnualPage {
+        l: Layout::new("年度汇总", "/rankings", &auth),
+        year: year.value(),
+        quarter_labels: year
+            .quarters()
+            .iter()
+            .map(|q| format!("第{}季度", q.number()))
+            .collect(),
+        groups,
+    })
+}
