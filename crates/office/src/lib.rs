@@ -34,9 +34,15 @@ pub struct Column<'a> {
     pub width: f64,
 }
 
+pub mod bulletin;
+
 #[derive(Debug, thiserror::Error)]
-#[error("生成 Excel 文件失败：{0}")]
-pub struct ExportError(#[from] XlsxError);
+pub enum ExportError {
+    #[error("生成 Excel 文件失败：{0}")]
+    Xlsx(#[from] XlsxError),
+    #[error("生成 Word 文件失败：{0}")]
+    Docx(String),
+}
 
 /// Whether a spreadsheet would read the text as a formula.
 pub fn looks_like_formula(s: &str) -> bool {

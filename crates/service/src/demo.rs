@@ -347,7 +347,12 @@ impl App {
         let events = store
             .score_events(&Scope::Units(vec![edu]), &submitted.months(), None)
             .await?;
-        if let Some(e) = events.iter().find(|e| e.points.is_negative()) {
+        // With no appeal window configured there is nothing to appeal.
+        if let Some(e) = events
+            .iter()
+            .find(|e| e.points.is_negative())
+            .filter(|_| self.settings.appeal_days > 0)
+        {
             let dept_actor = Actor {
                 username: "dept-edu".into(),
                 role: Role::Department.code().into(),

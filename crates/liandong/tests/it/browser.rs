@@ -194,3 +194,131 @@ async fn the_pages_fit_a_360_pixel_phone() {
     }
     c.close().await.expect("close");
 }
+
+async fn sign_in(c: &fantoccini::Client, app: &TestApp, user: &str, password: &str) {
+    c.goto(&app.url("/login")).await.expect("goto");
+    c.find(Locator::Id("username"))
+        .await
+        .expect("u")
+        .send_keys(user)
+        .await
+        .expect("type");
+    c.find(Locator::Id("password"))
+        .await
+        .expect("p")
+        .send_keys(password)
+        .await
+        .expect("type");
+    c.find(Locator::Id("login-submit"))
+        .await
+        .expect("submit")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("h1"))
+        .await
+        .expect("signed in");
+}
+
+async fn sign_out(c: &fantoccini::Client) {
+    c.find(Locator::Css("header .me button"))
+        .await
+        .expect("logout")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Id("username"))
+        .await
+        .expect("signed out");
+}
+
+async fn click(c: &fantoccini::Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("#{id}"))
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("p.msg.ok"))
+        .await
+        .expect("saved");
+}
+
+#[tokio::test]
+async fn the_quarterly_bulletin_flow_from_submission_to_acknowledgement() {
+    let Some(driver) = driver() else { return };
+    let app = TestApp::with(Options {
+        tweak: |s| s.appeal_days = 0,
+        ..Options::default()
+    })
+    .await;
+    // A quarter the demo county never touched: a draft.
+    let period = "2024-Q2";
+    let c = browser(driver.port, 1280).await;
+    let page = app.url(&format!("/rankings?period={period}"));
+    sign_in(&c, &app, "office", DEMO_PASSWORD).await;
+    c.goto(&page).await.expect("goto");
+    click(&c, "submit-ranking").await;
+    sign_out(&c).await;
+
+    sign_in(&c, &app, "leader", DEMO_PASSWORD).await;
+    c.goto(&page).await.expect("goto");
+    click(&c, "approve-ranking").await;
+    let status = c
+        .find(Locator::Id("ranking-status"))
+        .await
+        .expect("status")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        status.contains("已审定") && status.contains("leader"),
+        "{status}"
+    );
+    sign_out(&c).await;
+
+    sign_in(&c, &app, "office", DEMO_PASSWORD).await;
+    c.goto(&page).await.expect("goto");
+    click(&c, "publish-ranking").await;
+    assert!(
+        c.find(Locator::Id("bulletin-download")).await.is_ok(),
+        "the bulletin can be generated"
+    );
+    let unacked = c
+        .find(Locator::Id("acknowledgements"))
+        .await
+        .expect("acks")
+        .text()
+        .await
+        .expect("text");
+    assert!(unacked.contains("县教育局"), "{unacked}");
+    sign_out(&c).await;
+
+    sign_in(&c, &app, "dept-edu", DEMO_PASSWORD).await;
+    c.goto(&page).await.expect("goto");
+    assert_eq!(
+        c.find_all(Locator::Css("tr.ranking-row"))
+            .await
+            .expect("rows")
+            .len(),
+        26,
+        "published: all 26 visible"
+    );
+    click(&c, "acknowledge-ranking").await;
+    assert!(
+        c.find(Locator::Id("acknowledge-ranking")).await.is_err(),
+        "acknowledged once"
+    );
+    c.close().await.expect("close");
+    let acks = app
+        .app
+        .store
+        .acknowledgements(period.parse().expect("quarter"))
+        .await
+        .expect("acks");
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].acknowledged_by, "dept-edu");
+}

@@ -47,7 +47,10 @@ async fn navigation_shows_only_what_the_role_can_use() {
         .text()
         .await
         .expect("html");
-    assert_eq!(nav(&html), ["工作台", "成员单位", "乡镇", "通知公告", "评分排序"]);
+    assert_eq!(
+        nav(&html),
+        ["工作台", "成员单位", "乡镇", "通知公告", "评分排序"]
+    );
     let admin = form_sign_in(&app, "admin", ADMIN_PASSWORD).await;
     let html = admin
         .get(app.url("/"))

@@ -694,3 +694,103 @@ async fn a_new_rule_version_applies_from_its_date_and_old_events_keep_theirs() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_ranking_workbook_and_the_bulletin_document() {
+    use calamine::Reader;
+    let app = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.appeal_days = 0,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    ok_event(
+        &app,
+        &admin,
+        EDU,
+        "2023-04",
+        "praise.publicity",
+        Some("county"),
+        1,
+    )
+    .await;
+    ok_event(
+        &app,
+        &admin,
+        DISCIPLINE,
+        "2023-05",
+        "meeting.absent",
+        None,
+        1,
+    )
+    .await;
+    let get = |path: &str| app.client.get(app.url(path)).bearer_auth(&admin).send();
+
+    let res = get("/rankings/2023-Q2/export.xlsx").await.expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.bytes().await.expect("bytes").to_vec();
+    let mut book: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
+    assert_eq!(
+        book.sheet_names(),
+        ["紧密型部门", "相关部门", "紧急预警部门"]
+    );
+    let close = book.worksheet_range("紧密型部门").expect("sheet");
+    assert_eq!(close.height(), 3 + 9);
+    assert_eq!(
+        close.get_value((3, 1)).map(|v| v.to_string()),
+        Some("县教育局".into())
+    );
+    assert_eq!(
+        close.get_value((3, 2)).map(|v| v.to_string()),
+        Some("100.5".into())
+    );
+
+    // The bulletin exists only once the leader has approved.
+    assert_eq!(
+        get("/rankings/2023-Q2/bulletin.docx")
+            .await
+            .expect("r")
+            .status(),
+        StatusCode::CONFLICT
+    );
+    app.user("leader1", liandong_domain::Role::Leader, vec![])
+        .await;
+    let leader = app.token("leader1", GOOD_PASSWORD).await;
+    app.send(
+        Method::POST,
+        &admin,
+        "/api/v1/rankings/2023-Q2/submit",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &leader,
+            "/api/v1/rankings/2023-Q2/approve",
+            json!({})
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let res = get("/rankings/2023-Q2/bulletin.docx?doc_no=召巩固拓展专班〔2023〕9号")
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.bytes().await.expect("bytes").to_vec();
+    let doc = docx_rs::read_docx(&bytes).expect("a readable .docx").json();
+    for needle in [
+        "召巩固拓展专班〔2023〕9号",
+        "关于2023年第二季度县直重点行业部门“5+2”联动机制排序情况的通报",
+        "县纪委监委",
+        "100.5",
+        "紧急预警部门",
+        "仿宋_GB2312",
+        "南召县巩固拓展脱贫攻坚成果工作专班",
+    ] {
+        assert!(doc.contains(needle), "{needle} missing from the bulletin");
+    }
+}

@@ -60,6 +60,8 @@ pub fn routes() -> Router<AppState> {
             "/rankings/{period}/departments/{id}",
             get(scoring::breakdown),
         )
+        .route("/rankings/{period}/export.xlsx", get(scoring::export))
+        .route("/rankings/{period}/bulletin.docx", get(scoring::bulletin))
         .route("/appeals", post(scoring::file_appeal))
         .route("/appeals/{id}/decision", post(scoring::decide_appeal))
         .route(

@@ -88,6 +88,7 @@ struct RankingsPage {
     actions: Vec<(String, &'static str, &'static str)>,
     can_export: bool,
     can_bulletin: bool,
+    default_doc_no: String,
     visibility_note: Option<&'static str>,
     groups: Vec<Group>,
     appeals: Vec<AppealLine>,
@@ -375,6 +376,7 @@ pub async fn rankings(
         actions,
         can_export: everything,
         can_bulletin: quarterly && state.status.locked() && (role.sees_all() || everything),
+        default_doc_no: format!("召巩固拓展专班〔{}〕{}号", quarter.year(), quarter.number()),
         visibility_note: (!everything)
             .then_some("排序结果经分管领导审定并通报后公开；在此之前您只能看到本单位的得分。"),
         groups: groups(&ranking, p, &flagged, &evals),
@@ -1088,4 +1090,257 @@ pub async fn annual(
             .collect(),
         groups,
     })
+}
+
+fn rows_of(
+    ranking: &Ranking,
+    c: Category,
+    evals: &[liandong_store::Evaluation],
+) -> Vec<Vec<String>> {
+    ranking
+        .rows
+        .iter()
+        .filter(|r| r.ranked.category == c)
+        .map(|r| {
+            let e = evals
+                .iter()
+                .find(|e| e.department_id == r.ranked.department_id)
+                .map(|e| e.score.to_string())
+                .unwrap_or_else(|| "—".into());
+            vec![
+                r.ranked.rank.to_string(),
+                r.department.clone(),
+                r.ranked.office_score.to_string(),
+                e,
+                r.ranked.score.to_string(),
+                r.ranked.basis.label().to_owned(),
+            ]
+        })
+        .collect()
+}
+
+/// The ranking as a print-ready workbook, one sheet per category.
+pub async fn export(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Path(period): Path<String>,
+) -> AppResult<Response> {
+    let period = parse_period(&period, "period")?;
+    let (ranking, evals) = match period {
+        Period::Quarter(q) => (
+            st.app.quarterly_ranking(q).await?,
+            st.app.store.evaluations(q).await?,
+        ),
+        Period::Month(m) => (st.app.monthly_ranking(m).await?, Vec::new()),
+        Period::Year(_) => return Err(AppError::invalid("period", "按月或按季度导出")),
+    };
+    if !sees_everything(u.principal(), ranking.state.status) {
+        return Err(AppError::forbidden("排序结果通报前不能导出全部单位的得分"));
+    }
+    let cats: &[Category] = if ranking.kind == RankingKind::Quarterly {
+        &Category::ALL
+    } else {
+        &[Category::Close]
+    };
+    let sheets_rows: Vec<(Category, Vec<Vec<liandong_office::Cell>>)> = cats
+        .iter()
+        .map(|&c| {
+            (
+                c,
+                rows_of(&ranking, c, &evals)
+                    .into_iter()
+                    .map(|r| r.into_iter().map(liandong_office::Cell::from).collect())
+                    .collect(),
+            )
+        })
+        .collect();
+    let subtitle = format!(
+        "状态：{}　导出时间：{}",
+        ranking.state.status.label(),
+        fmt_time(now().timestamp())
+    );
+    let titles: Vec<String> = cats
+        .iter()
+        .map(|c| format!("{}{}排序", ranking.label, c.label()))
+        .collect();
+    let columns = |c: Category| {
+        [
+            liandong_office::Column {
+                header: "名次",
+                width: 8.0,
+            },
+            liandong_office::Column {
+                header: "单位",
+                width: 20.0,
+            },
+            liandong_office::Column {
+                header: "联动办公室评分",
+                width: 14.0,
+            },
+            liandong_office::Column {
+                header: if c == Category::Close {
+                    "延伸评价"
+                } else {
+                    "上级评估"
+                },
+                width: 12.0,
+            },
+            liandong_office::Column {
+                header: "最终得分",
+                width: 12.0,
+            },
+            liandong_office::Column {
+                header: "依据",
+                width: 36.0,
+            },
+        ]
+    };
+    let cols: Vec<_> = cats.iter().map(|&c| columns(c)).collect();
+    let sheets: Vec<liandong_office::Sheet<'_>> = sheets_rows
+        .iter()
+        .enumerate()
+        .map(|(i, (c, rows))| liandong_office::Sheet {
+            name: c.label(),
+            title: &titles[i],
+            subtitle: &subtitle,
+            columns: &cols[i],
+            rows,
+        })
+        .collect();
+    let bytes = liandong_office::workbook(&sheets).map_err(AppError::internal)?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &format!("ranking-{period}.xlsx"),
+    ))
+}
+
+fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct BulletinQuery {
+    doc_no: Option<String>,
+}
+
+/// The quarterly bulletin (季通报) as a Word document, once the leader has approved the quarter.
+pub async fn bulletin(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Path(period): Path<String>,
+    Query(q): Query<BulletinQuery>,
+) -> AppResult<Response> {
+    let quarter = parse_quarter(&period, "period")?;
+    let ranking = st.app.quarterly_ranking(quarter).await?;
+    let state = &ranking.state;
+    if !state.status.locked() {
+        return Err(AppError::new(
+            axum::http::StatusCode::CONFLICT,
+            "conflict",
+            "排序结果经分管领导审定后才能生成通报",
+        ));
+    }
+    if !sees_everything(u.principal(), state.status) {
+        return Err(AppError::forbidden("通报前不能下载"));
+    }
+    let doc_no = q
+        .doc_no
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| format!("召巩固拓展专班〔{}〕{}号", quarter.year(), quarter.number()));
+    if doc_no.chars().count() > 40 {
+        return Err(AppError::invalid("doc_no", "文号最多 40 个字"));
+    }
+    let evals = st.app.store.evaluations(quarter).await?;
+    let approved_on = state
+        .approved_at
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(liandong_domain::deadline::county_date)
+        .unwrap_or_else(|| liandong_domain::deadline::county_date(now()));
+    let (bulletin_list, _) = bulletin_lines(&st, quarter).await?;
+    let numbers = ["一", "二", "三"];
+    let tables = Category::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| liandong_office::bulletin::BulletinTable {
+            heading: format!(
+                "{}、{}（{} 个）",
+                numbers[i],
+                c.label(),
+                ranking
+                    .rows
+                    .iter()
+                    .filter(|r| r.ranked.category == c)
+                    .count()
+            ),
+            header: [
+                "名次",
+                "单位",
+                "联动办公室评分",
+                if c == Category::Close {
+                    "延伸评价"
+                } else {
+                    "上级评估"
+                },
+                "最终得分",
+                "依据",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: rows_of(&ranking, c, &evals),
+        })
+        .collect();
+    let mut closing = vec!["四、需全县通报的单位".to_owned()];
+    if bulletin_list.is_empty() {
+        closing.push("本季度无连续处于落后位次或因工作疏忽造成严重影响的单位。".into());
+    } else {
+        closing.extend(
+            bulletin_list
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("{}. {l}。", i + 1)),
+        );
+    }
+    closing.push("请各单位对照排序结果，对查摆的问题深挖根源、举一反三，以高标准推动问题销号清零。排名落后的单位要认真分析原因，制定整改措施，确保下一季度工作有明显提升。".into());
+    let b = liandong_office::bulletin::Bulletin {
+        issuer: "南召县巩固拓展脱贫攻坚成果工作专班".into(),
+        doc_no,
+        title: format!("关于{}县直重点行业部门“5+2”联动机制排序情况的通报", quarter.label()),
+        addressee: "各乡镇、县直有关单位：".into(),
+        opening: vec![format!(
+            "为进一步压紧压实县直重点行业部门巩固拓展脱贫攻坚成果工作责任，根据《南召县巩固拓展脱贫攻坚成果同乡村振兴有效衔接重点行业部门“5+2”联动机制工作方案》和《奖优惩后评分细则》，县联动办公室对{}各行业部门“五个一”活动开展情况进行了评分排序，经县委县政府分管领导于{}审定同意，现将排序情况通报如下。",
+            quarter.label(),
+            liandong_office::bulletin::chinese_date(approved_on)
+        )],
+        tables,
+        closing,
+        date: liandong_office::bulletin::chinese_date(approved_on),
+    };
+    let bytes = liandong_office::bulletin::bulletin_docx(&b).map_err(AppError::internal)?;
+    st.app
+        .store
+        .audit_read(
+            &u.principal().actor(),
+            now().timestamp(),
+            "ranking.bulletin",
+            &format!("ranking:{quarter}"),
+            &serde_json::json!({"doc_no": b.doc_no}),
+        )
+        .await?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        &format!("bulletin-{quarter}.docx"),
+    ))
 }
