@@ -35,6 +35,7 @@ pub struct Column<'a> {
 }
 
 pub mod bulletin;
+pub mod import;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

@@ -406,3 +406,237 @@ pub fn externally_ranked_names() -> Vec<&'static str> {
         .map(|d| d.name)
         .collect()
 }
+
+/// The columns of the score-event import template (header on row 1).
+pub const IMPORT_COLUMNS: [(&str, f64); 8] = [
+    ("单位", 18.0),
+    ("月份", 10.0),
+    ("评分细则", 34.0),
+    ("级别", 8.0),
+    ("次数", 6.0),
+    ("发生日期", 12.0),
+    ("文号", 26.0),
+    ("说明", 40.0),
+];
+const REQUIRED: [&str; 4] = ["单位", "月份", "评分细则", "次数"];
+
+/// One problem of an import, named by row and column as the spreadsheet shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub row: usize,
+    pub column: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "第 {} 行“{}”列：{}", self.row, self.column, self.message)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Imported(usize),
+    /// The same file was imported before (by whom, when): nothing changed.
+    AlreadyImported(String, i64),
+    /// Nothing was imported; the errors, and the file back with an error column.
+    Rejected(Vec<RowError>, Vec<u8>),
+}
+
+fn parse_level(s: &str) -> Option<Option<Level>> {
+    match s.trim() {
+        "" | "不分级别" | "—" | "-" => Some(None),
+        "国" | "国家" | "国家级" | "national" => Some(Some(Level::National)),
+        "省" | "省级" | "province" => Some(Some(Level::Province)),
+        "市" | "市级" | "city" => Some(Some(Level::City)),
+        "县" | "县级" | "county" => Some(Some(Level::County)),
+        _ => None,
+    }
+}
+
+fn parse_rule(s: &str) -> Option<RuleCode> {
+    let s = s.trim();
+    s.parse()
+        .ok()
+        .or_else(|| RuleCode::ALL.into_iter().find(|r| r.label() == s))
+}
+
+impl App {
+    /// The import template: headers, an example row and the list of rules and departments.
+    pub async fn event_template(&self) -> Result<Vec<u8>> {
+        let mut notes: Vec<(String, String)> = vec![
+            ("单位".into(), "成员单位全称，如 县教育局".into()),
+            ("月份".into(), "写作 2023-04".into()),
+            ("评分细则".into(), "下列代码或事项名称之一".into()),
+            (
+                "级别".into(),
+                "国家级、省级、市级、县级；通报、表扬、典型发言、宣传推介必填，其余留空".into(),
+            ),
+            ("次数".into(), "正整数；按月计的事项每月最多 1".into()),
+            (
+                "发生日期".into(),
+                "写作 2023-04-12，须在所填月份内，可留空".into(),
+            ),
+        ];
+        notes.extend(RuleCode::ALL.iter().map(|r| {
+            (
+                r.code().to_owned(),
+                format!(
+                    "{}（{}，每{}）",
+                    r.label(),
+                    if r.is_bonus() { "加分" } else { "扣分" },
+                    r.per().label()
+                ),
+            )
+        }));
+        notes.extend(
+            self.store
+                .departments()
+                .await?
+                .into_iter()
+                .map(|d| (d.name, d.category.label().to_owned())),
+        );
+        let example = [
+            "县教育局",
+            "2023-04",
+            "meeting.absent",
+            "",
+            "1",
+            "2023-04-25",
+            "",
+            "4 月例会缺席",
+        ];
+        liandong_office::import::template(&IMPORT_COLUMNS, &example, &notes)
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Imports score events from an .xlsx: the whole file is checked first and then imported
+    /// in one transaction, or not at all; the same file twice changes nothing.
+    pub async fn import_events(
+        &self,
+        actor: &Actor,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<ImportOutcome> {
+        use sha2::{Digest, Sha256};
+        let data = liandong_office::import::read_xlsx(
+            bytes,
+            &REQUIRED,
+            liandong_office::import::Limits::default(),
+        )
+        .map_err(|e| ServiceError::invalid("file", e.to_string()))?;
+        let hash = hex::encode(Sha256::digest(bytes));
+        if let Some((by, at)) = self.store.imported_before("score_events", &hash).await? {
+            return Ok(ImportOutcome::AlreadyImported(by, at));
+        }
+        let departments = self.store.departments().await?;
+        let versions = self.store.rule_versions().await?;
+        let mut errors = Vec::new();
+        let mut events = Vec::new();
+        for (row, cells) in &data.rows {
+            let get = |c: &str| data.get(cells, c).trim().to_owned();
+            let mut err = |column: &'static str, message: String| {
+                errors.push(RowError {
+                    row: *row,
+                    column,
+                    message,
+                })
+            };
+            let dept = departments.iter().find(|d| d.name == get("单位"));
+            if dept.is_none() {
+                err("单位", format!("“{}”不是成员单位", get("单位")));
+            }
+            let month: Option<Month> = get("月份")
+                .parse()
+                .map_err(|e: liandong_domain::PeriodError| err("月份", e.to_string()))
+                .ok();
+            let rule = parse_rule(&get("评分细则"));
+            if rule.is_none() {
+                err(
+                    "评分细则",
+                    format!("“{}”不是评分细则中的代码或事项", get("评分细则")),
+                );
+            }
+            let level = parse_level(&get("级别"));
+            if level.is_none() {
+                err(
+                    "级别",
+                    format!("“{}”不是有效级别（国家级、省级、市级、县级）", get("级别")),
+                );
+            }
+            let count: Option<u32> = get("次数").parse().ok().filter(|c| *c >= 1);
+            if count.is_none() {
+                err("次数", format!("“{}”不是正整数", get("次数")));
+            }
+            let occurred = match get("发生日期").as_str() {
+                "" => Some(None),
+                d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                    Ok(day) if month.is_none_or(|m| Month::of(day) == m) => Some(Some(day)),
+                    Ok(day) => {
+                        err("发生日期", format!("{day} 不在所填月份内"));
+                        None
+                    }
+                    Err(_) => {
+                        err("发生日期", format!("“{d}”格式应为 2023-04-12"));
+                        None
+                    }
+                },
+            };
+            let note = get("说明");
+            if note.chars().count() > 500 {
+                err("说明", "最多 500 个字".into());
+            }
+            let (Some(dept), Some(month), Some(rule), Some(level), Some(count), Some(occurred)) =
+                (dept, month, rule, level, count, occurred)
+            else {
+                continue;
+            };
+            let day = occurred.unwrap_or_else(|| month.last_day());
+            let Some(version) = versions
+                .iter()
+                .rev()
+                .find(|v| v.table.effective_from <= day)
+                .or(versions.first())
+            else {
+                return Err(ServiceError::Internal("评分细则尚未初始化".into()));
+            };
+            match version.table.score(rule, level, count, dept.category) {
+                Ok(points) => events.push(NewScoreEvent {
+                    department_id: dept.id,
+                    month,
+                    rule,
+                    level,
+                    count,
+                    points,
+                    rule_version_id: version.id,
+                    note,
+                    doc_no: Some(get("文号")).filter(|s| !s.is_empty()),
+                    occurred_on: occurred,
+                }),
+                Err(e) => {
+                    let column = match e {
+                        ScoringError::BadCount(_) => "次数",
+                        ScoringError::LevelRequired(_) | ScoringError::LevelNotAllowed(_) => "级别",
+                        _ => "评分细则",
+                    };
+                    err(column, e.to_string());
+                }
+            }
+        }
+        if !errors.is_empty() {
+            let marks: Vec<(usize, String)> = errors
+                .iter()
+                .map(|e| (e.row, format!("“{}”列：{}", e.column, e.message)))
+                .collect();
+            let annotated = liandong_office::import::with_errors(&data, &marks)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            return Ok(ImportOutcome::Rejected(errors, annotated));
+        }
+        let n = self
+            .store
+            .import_score_events(actor, now.timestamp(), &hash, &events)
+            .await?;
+        Ok(ImportOutcome::Imported(n))
+    }
+}

@@ -440,6 +440,71 @@ impl Store {
         Ok(stored)
     }
 
+    /// A file imported before, by the hash of its content: (who, when).
+    pub async fn imported_before(
+        &self,
+        kind: &str,
+        file_hash: &str,
+    ) -> Result<Option<(String, i64)>> {
+        let row = sqlx::query(
+            "SELECT imported_by, imported_at FROM import_batch WHERE kind = $1 AND file_hash = $2",
+        )
+        .bind(kind)
+        .bind(file_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| Ok((get(&r, "imported_by")?, get(&r, "imported_at")?)))
+            .transpose()
+    }
+
+    /// Records every event of an imported file in one transaction: all or nothing.
+    pub async fn import_score_events(
+        &self,
+        actor: &Actor,
+        at: i64,
+        file_hash: &str,
+        events: &[NewScoreEvent],
+    ) -> Result<usize> {
+        let mut tx = self.write.begin().await?;
+        let mut quarters: Vec<Quarter> = events.iter().map(|e| e.month.quarter()).collect();
+        quarters.sort_unstable();
+        quarters.dedup();
+        for q in quarters {
+            if let Some(state) = lock_of(&mut tx, q).await? {
+                return Err(locked_error(state));
+            }
+        }
+        sqlx::query("INSERT INTO import_batch (kind, file_hash, rows, imported_by, imported_at) VALUES ('score_events', $1, $2, $3, $4)")
+            .bind(file_hash)
+            .bind(events.len() as i64)
+            .bind(&actor.username)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| crate::conflict(e, "该文件已导入过"))?;
+        for e in events {
+            let id = insert_event(&mut tx, actor, at, e, None).await?;
+            let stored = event_row(
+                &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?,
+            )?;
+            append(
+                &mut tx,
+                actor,
+                at,
+                "score_event.import",
+                &format!("score_event:{id}"),
+                None,
+                Some(&json!(stored)),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(events.len())
+    }
+
     /// Cancels an event with a new, audited entry of the opposite points.
     pub async fn withdraw_score_event(
         &self,

@@ -14,6 +14,8 @@ pub struct AppError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Row-by-row problems of an import.
+    pub details: Vec<String>,
 }
 
 /// The error body of every failed API call (api.md "Conventions").
@@ -31,6 +33,9 @@ pub struct ErrorDetail {
     /// The offending field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem, e.g. of an import: 第 3 行“月份”列：…
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 impl AppError {
@@ -40,6 +45,7 @@ impl AppError {
             code,
             message: message.into(),
             field: None,
+            details: Vec::new(),
         }
     }
     pub fn invalid(field: &str, message: impl Into<String>) -> AppError {
@@ -111,6 +117,7 @@ impl IntoResponse for AppError {
             code: self.code.to_owned(),
             message: self.message,
             field: self.field,
+            details: self.details,
         };
         let mut res = (
             self.status,

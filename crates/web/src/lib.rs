@@ -24,6 +24,10 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub app: App,
+    /// Rejected imports written back with an error column, kept briefly for their uploader:
+    /// token -> (user id, expiry, file).
+    pub rejected:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, i64, Vec<u8>)>>>,
 }
 
 static CSS: &str = include_str!("../static/app.css");
@@ -42,7 +46,10 @@ async fn not_found() -> error::AppError {
 
 /// The whole application as one router.
 pub fn router(app: App) -> Router {
-    let state = AppState { app };
+    let state = AppState {
+        app,
+        rejected: Default::default(),
+    };
     let limit = state.app.settings.body_limit_bytes;
     Router::new()
         .nest("/api/v1", api::routes())

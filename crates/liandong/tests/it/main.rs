@@ -5,6 +5,7 @@ mod audit;
 mod browser;
 mod cli;
 mod helpers;
+mod import;
 mod openapi;
 mod pages;
 mod registry;

@@ -96,3 +96,14 @@ CREATE TABLE lapse_flag (
     flagged_at INTEGER NOT NULL,
     PRIMARY KEY (quarter, department_id)
 );
+
+-- Files imported (by content hash), so that uploading the same file again changes nothing.
+CREATE TABLE import_batch (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    imported_by TEXT NOT NULL,
+    imported_at INTEGER NOT NULL,
+    UNIQUE (kind, file_hash)
+);

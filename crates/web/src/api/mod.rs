@@ -56,6 +56,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/score-events/{id}/withdraw", post(scoring::withdraw_event))
         .route(
+            "/score-events/import",
+            post(scoring::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::pages::scoring::IMPORT_LIMIT,
+            )),
+        )
+        .route(
             "/evaluations/{period}/{department_id}",
             put(scoring::put_evaluation),
         )
@@ -123,7 +129,7 @@ impl Modify for BearerAuth {
         registry::notices, registry::notice, registry::publish_notice,
         scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
         scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
-        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules,
+        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),

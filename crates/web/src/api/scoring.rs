@@ -701,3 +701,53 @@ pub async fn add_rules(
         .await?;
     Ok((StatusCode::CREATED, Json(version_dto(&v))))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    /// Events imported; 0 when the same file was imported before.
+    imported: usize,
+    /// True when this exact file was imported before and nothing changed.
+    duplicate: bool,
+}
+
+/// Imports score events from an .xlsx (the body, as uploaded) in one transaction: all rows or
+/// none; 422 lists every error by row and column.
+#[utoipa::path(post, path = "/api/v1/score-events/import", tag = "scoring",
+    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    responses((status = 201, body = ImportResult), (status = 200, description = "同一文件已导入过", body = ImportResult), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn import(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    body: axum::body::Bytes,
+) -> AppResult<(StatusCode, Json<ImportResult>)> {
+    match st
+        .app
+        .import_events(&u.principal().actor(), &body, chrono::Utc::now())
+        .await?
+    {
+        liandong_service::scoring::ImportOutcome::Imported(n) => Ok((
+            StatusCode::CREATED,
+            Json(ImportResult {
+                imported: n,
+                duplicate: false,
+            }),
+        )),
+        liandong_service::scoring::ImportOutcome::AlreadyImported(..) => Ok((
+            StatusCode::OK,
+            Json(ImportResult {
+                imported: 0,
+                duplicate: true,
+            }),
+        )),
+        liandong_service::scoring::ImportOutcome::Rejected(errors, _) => {
+            let mut e = AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "import_rejected",
+                format!("文件中有 {} 处错误，整个文件未导入", errors.len()),
+            );
+            e.field = Some("file".into());
+            e.details = errors.iter().map(ToString::to_string).collect();
+            Err(e)
+        }
+    }
+}

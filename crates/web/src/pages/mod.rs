@@ -72,6 +72,13 @@ pub fn routes() -> Router<AppState> {
             "/scoring/events/{id}/withdraw",
             post(scoring::withdraw_event),
         )
+        .route("/scoring/events/template.xlsx", get(scoring::template))
+        .route(
+            "/scoring/events/import",
+            post(scoring::import)
+                .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
+        )
+        .route("/scoring/events/rejected/{token}", get(scoring::rejected))
         .route(
             "/scoring/evaluations",
             get(scoring::evaluations_page).post(scoring::save_evaluation),

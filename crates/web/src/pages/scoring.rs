@@ -1344,3 +1344,103 @@ pub async fn bulletin(
         &format!("bulletin-{quarter}.docx"),
     ))
 }
+
+/// Largest import file accepted (the spreadsheet limits are checked again inside).
+pub const IMPORT_LIMIT: usize = 12 * 1024 * 1024;
+
+pub async fn template(State(st): State<AppState>, _u: Require<Office>) -> AppResult<Response> {
+    let bytes = st.app.event_template().await?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "score-events-template.xlsx",
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "import_result.html")]
+struct ImportResultPage {
+    l: Layout,
+    errors: Vec<liandong_service::scoring::RowError>,
+    download: String,
+}
+
+pub async fn import(
+    State(st): State<AppState>,
+    PageAuth(auth): PageAuth,
+    u: Require<Office>,
+    mut form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let mut bytes = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|_| AppError::invalid("file", "上传的文件无法读取"))?
+    {
+        if field.name() == Some("file") {
+            bytes = Some(
+                field
+                    .bytes()
+                    .await
+                    .map_err(|_| AppError::invalid("file", "上传的文件无法读取或超过大小上限"))?,
+            );
+        }
+    }
+    let bytes = bytes
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| AppError::invalid("file", "请选择要导入的 .xlsx 文件"))?;
+    let p = u.principal();
+    match st.app.import_events(&p.actor(), &bytes, now()).await? {
+        liandong_service::scoring::ImportOutcome::Imported(n) => {
+            Ok(Redirect::to(&format!("/scoring/events?msg=imported&n={n}")).into_response())
+        }
+        liandong_service::scoring::ImportOutcome::AlreadyImported(by, at) => Err(AppError::new(
+            axum::http::StatusCode::CONFLICT,
+            "already_imported",
+            format!(
+                "该文件已由 {by} 于 {} 导入，未重复导入，数据没有改动",
+                fmt_time(at)
+            ),
+        )),
+        liandong_service::scoring::ImportOutcome::Rejected(errors, annotated) => {
+            let token = liandong_service::auth::random_token();
+            let expires = now().timestamp() + 1800;
+            if let Ok(mut cache) = st.rejected.lock() {
+                let at = now().timestamp();
+                cache.retain(|_, v| v.1 > at);
+                cache.insert(token.clone(), (p.user.id, expires, annotated));
+            }
+            let page = ImportResultPage {
+                l: Layout::new("导入结果", "/scoring/events", &auth),
+                errors,
+                download: format!("/scoring/events/rejected/{token}"),
+            };
+            let html = page.render().map_err(AppError::internal)?;
+            Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                axum::response::Html(html),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// The rejected file with its error column, for the user who uploaded it.
+pub async fn rejected(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let found = st.rejected.lock().ok().and_then(|c| {
+        c.get(&token)
+            .filter(|v| v.0 == u.principal().user.id && v.1 > now().timestamp())
+            .map(|v| v.2.clone())
+    });
+    let bytes =
+        found.ok_or_else(|| AppError::not_found("该文件已过期，请重新上传以获得错误说明"))?;
+    Ok(download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "import-errors.xlsx",
+    ))
+}

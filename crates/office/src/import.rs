@@ -1,0 +1,356 @@
+//! Reading uploaded spreadsheets safely: size, row, cell and (for a zip) uncompressed-size
+//! limits are checked before parsing; rows keep the number the spreadsheet shows (the header
+//! is row 1); columns are found by their header, in any order, extra ones ignored.
+
+use std::io::{Cursor, Read, Seek};
+
+use calamine::{Data, Reader, Xlsx};
+
+/// Limits checked before a file is parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_uncompressed: u64,
+    pub max_rows: usize,
+    pub max_cell_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 10 * 1024 * 1024,
+            max_uncompressed: 200 * 1024 * 1024,
+            max_rows: 50_000,
+            max_cell_chars: 2_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("文件为空")]
+    Empty,
+    #[error("文件过大（{0} 字节），上限 {1} 字节")]
+    TooLarge(usize, usize),
+    #[error("文件不是有效的 .xlsx 表格（请用 Excel 或 WPS 另存为 .xlsx 后重新上传）")]
+    NotXlsx,
+    #[error("文件解压后过大（{0} 字节），上限 {1} 字节，疑似异常文件")]
+    Unzipped(u64, u64),
+    #[error("数据行过多（{0} 行），每次最多 {1} 行，请分批导入")]
+    TooManyRows(usize, usize),
+    #[error("第 {row} 行“{column}”列内容过长（超过 {max} 个字）")]
+    CellTooLong {
+        row: usize,
+        column: String,
+        max: usize,
+    },
+    #[error("缺少必需的列：{0}（表头须在第 1 行）")]
+    MissingColumns(String),
+    #[error("表格中没有数据行")]
+    NoRows,
+}
+
+/// The first sheet, as text cells under their headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetData {
+    pub headers: Vec<String>,
+    /// (row number as the spreadsheet shows it, cells in header order).
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+impl SheetData {
+    /// The value of `column` in a row.
+    pub fn get<'a>(&self, row: &'a [String], column: &str) -> &'a str {
+        self.headers
+            .iter()
+            .position(|h| h == column)
+            .and_then(|i| row.get(i))
+            .map_or("", String::as_str)
+    }
+}
+
+fn uncompressed_size<R: Read + Seek>(r: R) -> Result<u64, ImportError> {
+    let mut archive = zip::ZipArchive::new(r).map_err(|_| ImportError::NotXlsx)?;
+    let mut total = 0_u64;
+    for i in 0..archive.len() {
+        let f = archive.by_index_raw(i).map_err(|_| ImportError::NotXlsx)?;
+        total = total.saturating_add(f.size());
+    }
+    Ok(total)
+}
+
+fn text(d: &Data) -> String {
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) => s.trim().to_owned(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => dt
+            .as_datetime()
+            .map(|t| t.date().to_string())
+            .unwrap_or_else(|| dt.to_string()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
+
+/// Reads the first sheet of an .xlsx, checking `limits` and that `required` headers exist.
+pub fn read_xlsx(
+    bytes: &[u8],
+    required: &[&str],
+    limits: Limits,
+) -> Result<SheetData, ImportError> {
+    if bytes.is_empty() {
+        return Err(ImportError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(ImportError::TooLarge(bytes.len(), limits.max_bytes));
+    }
+    let unzipped = uncompressed_size(Cursor::new(bytes))?;
+    if unzipped > limits.max_uncompressed {
+        return Err(ImportError::Unzipped(unzipped, limits.max_uncompressed));
+    }
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| ImportError::NotXlsx)?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or(ImportError::NoRows)?
+        .map_err(|_| ImportError::NotXlsx)?;
+    let (first_row, _) = range.start().unwrap_or((0, 0));
+    let mut rows = range.rows();
+    let headers: Vec<String> = rows
+        .next()
+        .map(|r| r.iter().map(text).collect())
+        .unwrap_or_default();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !headers.iter().any(|h| h == c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ImportError::MissingColumns(missing.join("、")));
+    }
+    let mut out = Vec::new();
+    for (i, r) in rows.enumerate() {
+        let row_no = first_row as usize + i + 2;
+        let cells: Vec<String> = r.iter().map(text).collect();
+        if cells.iter().all(String::is_empty) {
+            continue;
+        }
+        if out.len() >= limits.max_rows {
+            return Err(ImportError::TooManyRows(
+                range.height().saturating_sub(1),
+                limits.max_rows,
+            ));
+        }
+        if let Some((c, _)) = cells
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.chars().count() > limits.max_cell_chars)
+        {
+            return Err(ImportError::CellTooLong {
+                row: row_no,
+                column: headers.get(c).cloned().unwrap_or_default(),
+                max: limits.max_cell_chars,
+            });
+        }
+        out.push((row_no, cells));
+    }
+    if out.is_empty() {
+        return Err(ImportError::NoRows);
+    }
+    Ok(SheetData { headers, rows: out })
+}
+
+/// A template: the headers on row 1 (what the import reads), an example row, and a second
+/// sheet of explanations.
+pub fn template(
+    headers: &[(&str, f64)],
+    example: &[&str],
+    notes: &[(String, String)],
+) -> Result<Vec<u8>, crate::ExportError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let head = Format::new().set_bold().set_background_color("#DDE6F0");
+    let text = Format::new().set_num_format("@");
+    let ws = wb.add_worksheet();
+    ws.set_name("导入数据")?;
+    for (c, (h, w)) in headers.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+        ws.set_column_format(c as u16, &text)?;
+        ws.write_string_with_format(0, c as u16, *h, &head)?;
+    }
+    for (c, v) in example.iter().enumerate() {
+        ws.write_string(1, c as u16, *v)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    let help = wb.add_worksheet();
+    help.set_name("填写说明")?;
+    help.set_column_width(0, 30)?;
+    help.set_column_width(1, 60)?;
+    help.write_string_with_format(0, 0, "项目", &head)?;
+    help.write_string_with_format(0, 1, "说明", &head)?;
+    for (i, (k, v)) in notes.iter().enumerate() {
+        help.write_string(i as u32 + 1, 0, k)?;
+        help.write_string(i as u32 + 1, 1, v)?;
+    }
+    Ok(wb.save_to_buffer()?)
+}
+
+/// The uploaded rows written back with an added error column, for the user to fix.
+pub fn with_errors(
+    data: &SheetData,
+    errors: &[(usize, String)],
+) -> Result<Vec<u8>, crate::ExportError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let head = Format::new().set_bold().set_background_color("#DDE6F0");
+    let red = Format::new().set_font_color("#C62828");
+    let ws = wb.add_worksheet();
+    ws.set_name("导入数据")?;
+    for (c, h) in data.headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, h, &head)?;
+    }
+    let err_col = data.headers.len() as u16;
+    ws.write_string_with_format(0, err_col, "错误说明", &head)?;
+    ws.set_column_width(err_col, 60)?;
+    for (i, (row_no, cells)) in data.rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        for (c, v) in cells.iter().enumerate() {
+            ws.write_string(r, c as u16, v)?;
+        }
+        let msg: Vec<&str> = errors
+            .iter()
+            .filter(|(n, _)| n == row_no)
+            .map(|(_, m)| m.as_str())
+            .collect();
+        if !msg.is_empty() {
+            ws.write_string_with_format(r, err_col, msg.join("；"), &red)?;
+        }
+    }
+    Ok(wb.save_to_buffer()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(rows: &[&[&str]]) -> Vec<u8> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).expect("write");
+            }
+        }
+        wb.save_to_buffer().expect("save")
+    }
+
+    #[test]
+    fn rows_keep_their_spreadsheet_numbers_and_columns_their_headers() {
+        let bytes = book(&[
+            &["备注", "单位", "月份"],
+            &["x", "县教育局", "2023-04"],
+            &["", "", ""],
+            &["y", "县卫健委", "2023-05"],
+        ]);
+        let data = read_xlsx(&bytes, &["单位", "月份"], Limits::default()).expect("read");
+        assert_eq!(data.rows.len(), 2, "the blank row is skipped");
+        assert_eq!(data.rows[0].0, 2);
+        assert_eq!(data.rows[1].0, 4);
+        assert_eq!(data.get(&data.rows[1].1, "单位"), "县卫健委");
+        assert_eq!(data.get(&data.rows[1].1, "没有这列"), "");
+    }
+
+    #[test]
+    fn numbers_typed_as_numbers_read_as_plain_text() {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "次数").expect("w");
+        ws.write_number(1, 0, 3.0).expect("w");
+        ws.write_number(2, 0, 2.5).expect("w");
+        let data = read_xlsx(
+            &wb.save_to_buffer().expect("save"),
+            &["次数"],
+            Limits::default(),
+        )
+        .expect("read");
+        assert_eq!(data.rows[0].1[0], "3");
+        assert_eq!(data.rows[1].1[0], "2.5");
+    }
+
+    #[test]
+    fn limits_and_missing_columns_are_refused_before_anything_else() {
+        let bytes = book(&[&["单位"], &["县教育局"]]);
+        assert_eq!(
+            read_xlsx(&bytes, &["单位", "月份"], Limits::default()),
+            Err(ImportError::MissingColumns("月份".into()))
+        );
+        let small = Limits {
+            max_bytes: 100,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read_xlsx(&bytes, &["单位"], small),
+            Err(ImportError::TooLarge(_, 100))
+        ));
+        let tiny = Limits {
+            max_uncompressed: 100,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read_xlsx(&bytes, &["单位"], tiny),
+            Err(ImportError::Unzipped(_, 100))
+        ));
+        assert_eq!(
+            read_xlsx(b"not a zip", &["单位"], Limits::default()),
+            Err(ImportError::NotXlsx)
+        );
+        assert_eq!(
+            read_xlsx(b"", &["单位"], Limits::default()),
+            Err(ImportError::Empty)
+        );
+        let long = "长".repeat(30);
+        let bytes = book(&[&["单位"], &[long.as_str()]]);
+        let short = Limits {
+            max_cell_chars: 10,
+            ..Limits::default()
+        };
+        assert_eq!(
+            read_xlsx(&bytes, &["单位"], short),
+            Err(ImportError::CellTooLong {
+                row: 2,
+                column: "单位".into(),
+                max: 10
+            })
+        );
+        let rows = Limits {
+            max_rows: 1,
+            ..Limits::default()
+        };
+        let bytes = book(&[&["单位"], &["a"], &["b"]]);
+        assert!(matches!(
+            read_xlsx(&bytes, &["单位"], rows),
+            Err(ImportError::TooManyRows(_, 1))
+        ));
+    }
+
+    #[test]
+    fn the_template_reads_back_as_its_own_headers_and_errors_go_in_a_column() {
+        let t = template(
+            &[("单位", 20.0), ("月份", 10.0)],
+            &["县教育局", "2023-04"],
+            &[("月份".into(), "写作 2023-04".into())],
+        )
+        .expect("template");
+        let data = read_xlsx(&t, &["单位", "月份"], Limits::default()).expect("read");
+        assert_eq!(
+            data.rows,
+            vec![(2, vec!["县教育局".to_owned(), "2023-04".to_owned()])]
+        );
+        let annotated = with_errors(&data, &[(2, "月份不对".into())]).expect("annotated");
+        let back = read_xlsx(&annotated, &["错误说明"], Limits::default()).expect("read");
+        assert_eq!(back.get(&back.rows[0].1, "错误说明"), "月份不对");
+    }
+}
