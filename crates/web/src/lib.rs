@@ -21,13 +21,15 @@ use liandong_service::App;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+/// token -> (user id, expiry, file)
+pub type RejectedFiles =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, i64, Vec<u8>)>>>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub app: App,
-    /// Rejected imports written back with an error column, kept briefly for their uploader:
-    /// token -> (user id, expiry, file).
-    pub rejected:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (i64, i64, Vec<u8>)>>>,
+    /// Rejected imports written back with an error column, kept briefly for their uploader.
+    pub rejected: RejectedFiles,
 }
 
 static CSS: &str = include_str!("../static/app.css");
