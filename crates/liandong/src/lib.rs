@@ -120,6 +120,13 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "LIANDONG_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
+    /// Working days a department may appeal a submitted quarterly ranking (0: no window).
+    #[arg(long, env = "LIANDONG_APPEAL_DAYS", default_value_t = 3)]
+    pub appeal_days: u32,
+    /// Weight in percent of the office score in a close-type department's quarterly score
+    /// (the extended evaluation weighs the rest).
+    #[arg(long, env = "LIANDONG_OFFICE_WEIGHT_PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub office_weight_percent: u32,
     /// Password of the first administrator `admin`; generated and printed once if unset.
     #[arg(long, env = "LIANDONG_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -193,6 +200,9 @@ impl ServeArgs {
         s.lockout_window_minutes = self.lockout_window_minutes.max(1);
         s.lockout_minutes = self.lockout_minutes.max(1);
         s.body_limit_bytes = self.body_limit_bytes.max(1024);
+        s.appeal_days = self.appeal_days.min(30);
+        s.weights =
+            liandong_domain::scoring::Weights::new(self.office_weight_percent).unwrap_or_default();
     }
 }
 

@@ -21,6 +21,7 @@ pub struct App {
     pub store: Store,
     pub settings: std::sync::Arc<Settings>,
     pub(crate) guards: std::sync::Arc<auth::Guards>,
+    pub(crate) rankings: std::sync::Arc<scoring::RankingCache>,
 }
 
 impl App {
@@ -29,6 +30,7 @@ impl App {
             store,
             settings: std::sync::Arc::new(settings),
             guards: std::sync::Arc::new(auth::Guards::new()),
+            rankings: Default::default(),
         }
     }
 }

@@ -53,6 +53,30 @@ pub struct Ranking {
     pub rows: Vec<RankingRow>,
 }
 
+/// Rankings computed from the store, reused until the store's scoring data changes.
+#[derive(Debug, Default)]
+pub struct RankingCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, Ranking)>>,
+}
+
+impl RankingCache {
+    fn get(&self, key: &str, generation: u64) -> Option<Ranking> {
+        let map = self.entries.lock().ok()?;
+        map.get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn put(&self, key: String, generation: u64, r: &Ranking) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() > 512 {
+                map.clear();
+            }
+            map.insert(key, (generation, r.clone()));
+        }
+    }
+}
+
 /// A department's annual result: the mean of its quarters' final scores.
 #[derive(Debug, Clone)]
 pub struct AnnualRow {
@@ -198,6 +222,17 @@ impl App {
 
     /// The monthly ranking of the close-type departments (office score only).
     pub async fn monthly_ranking(&self, month: Month) -> Result<Ranking> {
+        let generation = self.store.scoring_generation();
+        let key = month.to_string();
+        if let Some(r) = self.rankings.get(&key, generation) {
+            return Ok(r);
+        }
+        let r = self.compute_monthly(month).await?;
+        self.rankings.put(key, generation, &r);
+        Ok(r)
+    }
+
+    async fn compute_monthly(&self, month: Month) -> Result<Ranking> {
         let deps: Vec<Department> = self
             .store
             .departments()
@@ -219,6 +254,17 @@ impl App {
 
     /// The quarterly ranking of all 26 departments, per category.
     pub async fn quarterly_ranking(&self, quarter: Quarter) -> Result<Ranking> {
+        let generation = self.store.scoring_generation();
+        let key = quarter.to_string();
+        if let Some(r) = self.rankings.get(&key, generation) {
+            return Ok(r);
+        }
+        let r = self.compute_quarterly(quarter).await?;
+        self.rankings.put(key, generation, &r);
+        Ok(r)
+    }
+
+    async fn compute_quarterly(&self, quarter: Quarter) -> Result<Ranking> {
         let deps = self.store.departments().await?;
         let points = self.store.points_by_department(&quarter.months()).await?;
         let evals = self.store.evaluations(quarter).await?;

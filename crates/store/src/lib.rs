@@ -120,6 +120,11 @@ pub struct Store {
     write: AnyPool,
     path: PathBuf,
     backend: Backend,
+    /// The registry, read on nearly every page and changed rarely; cleared by its writes.
+    registry: std::sync::Arc<std::sync::RwLock<Option<Vec<registry::Department>>>>,
+    /// Bumped after every committed change to score events, evaluations, rule versions or a
+    /// ranking's workflow, so that callers can cache what they compute from them.
+    scoring_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 const SQLITE_PRAGMAS: &str =
@@ -186,9 +191,29 @@ impl Store {
             write,
             path: path.to_owned(),
             backend: Backend::Sqlite,
+            registry: Default::default(),
+            scoring_generation: Default::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// Changes with every committed change to anything a ranking is computed from.
+    pub fn scoring_generation(&self) -> u64 {
+        self.scoring_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn scoring_changed(&self) {
+        self.scoring_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    pub(crate) fn registry_changed(&self) {
+        if let Ok(mut r) = self.registry.write() {
+            *r = None;
+        }
+        self.scoring_changed();
     }
 
     pub fn backend(&self) -> Backend {

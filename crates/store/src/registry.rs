@@ -166,11 +166,23 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.registry_changed();
         Ok(true)
     }
 
     /// All departments in the work plan's order, with duties and responsible persons.
     pub async fn departments(&self) -> Result<Vec<Department>> {
+        if let Some(d) = self.registry.read().ok().and_then(|r| r.clone()) {
+            return Ok(d);
+        }
+        let d = self.load_departments().await?;
+        if let Ok(mut r) = self.registry.write() {
+            *r = Some(d.clone());
+        }
+        Ok(d)
+    }
+
+    async fn load_departments(&self) -> Result<Vec<Department>> {
         let rows = sqlx::query(
             "SELECT id, code, name, category FROM unit WHERE kind = 'department' ORDER BY sort_order, id",
         )
@@ -267,6 +279,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.registry_changed();
         self.department(department_id).await
     }
 
@@ -303,6 +316,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.registry_changed();
         self.department(department_id).await
     }
 

@@ -368,6 +368,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         Ok(RuleVersion {
             id,
             note: note.to_owned(),
@@ -437,6 +438,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         Ok(stored)
     }
 
@@ -502,6 +504,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.scoring_changed();
         Ok(events.len())
     }
 
@@ -565,6 +568,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         Ok(stored)
     }
 
@@ -692,6 +696,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         Ok(after)
     }
 
@@ -753,6 +758,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         self.ranking_state(quarter).await
     }
 
@@ -812,6 +818,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         self.ranking_state(quarter).await
     }
 
@@ -847,6 +854,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         self.ranking_state(quarter).await
     }
 
@@ -930,6 +938,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         self.appeal(id).await
     }
 
@@ -971,6 +980,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         if uphold {
             self.withdraw_score_event(actor, at, appeal.event_id, &format!("申诉成立：{reason}"))
                 .await?;
@@ -1034,6 +1044,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.scoring_changed();
         Ok(())
     }
 
@@ -1087,6 +1098,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.scoring_changed();
         Ok(())
     }
 }

@@ -127,6 +127,31 @@ async fn events_score_by_the_rules_and_rankings_add_them_up() {
         sum, -13.5,
         "the events explain the score: 100 - 13.5 = 86.5"
     );
+
+    // Rankings are cached until scoring data changes: a new event shows at once.
+    ok_event(
+        &app,
+        &admin,
+        EDU,
+        "2023-06",
+        "praise.commended",
+        Some("province"),
+        1,
+    )
+    .await;
+    let q2 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(row(&q2, EDU)["office_score"], 89.5);
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/evaluations/2023-Q2/{EDU}"),
+            json!({"kind": "extended", "score": 90.5}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let q2 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(row(&q2, EDU)["score"], 90.0);
 }
 
 #[tokio::test]
