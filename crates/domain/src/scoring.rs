@@ -595,26 +595,25 @@ pub fn rank(inputs: &[RankInput], weights: Weights, kind: RankingKind) -> Vec<Ra
     rows
 }
 
-/// Departments last in their category in both rankings (连续处于落后位次), the default rule
-/// for the county-wide bulletin: ties for last place are all last.
-pub fn consecutive_laggards(previous: &[Ranked], current: &[Ranked]) -> Vec<i64> {
-    let last = |rows: &[Ranked], r: &Ranked| {
-        let worst = rows
-            .iter()
-            .filter(|x| x.category == r.category)
-            .map(|x| x.rank)
-            .max();
-        Some(r.rank) == worst && rows.iter().filter(|x| x.category == r.category).count() > 1
+/// Departments last in their category in every one of `history` (consecutive rankings, oldest
+/// first): 连续处于落后位次, the rule for the county-wide bulletin (by default two quarters
+/// running). Ties for last place are all last; a category of one, or all tied, lags nobody.
+pub fn consecutive_laggards(history: &[&[Ranked]]) -> Vec<i64> {
+    fn last(rows: &[Ranked], id: i64) -> bool {
+        let Some(r) = rows.iter().find(|x| x.department_id == id) else {
+            return false;
+        };
+        let peers: Vec<&Ranked> = rows.iter().filter(|x| x.category == r.category).collect();
+        // Last means someone ranks above: a category tied throughout lags nobody.
+        peers.iter().any(|x| x.rank < r.rank) && peers.iter().map(|x| x.rank).max() == Some(r.rank)
+    }
+    let Some(current) = history.last() else {
+        return Vec::new();
     };
     current
         .iter()
-        .filter(|r| last(current, r))
-        .filter(|r| {
-            previous
-                .iter()
-                .any(|p| p.department_id == r.department_id && last(previous, p))
-        })
         .map(|r| r.department_id)
+        .filter(|&id| history.iter().all(|rows| last(rows, id)))
         .collect()
 }
 
@@ -892,16 +891,29 @@ mod tests {
         };
         let q1 = q(&[(1, "99"), (2, "95"), (3, "90")]);
         let q2 = q(&[(1, "98"), (2, "90"), (3, "90")]);
-        assert_eq!(consecutive_laggards(&q1, &q2), [3]);
+        assert_eq!(consecutive_laggards(&[&q1, &q2]), [3]);
         let q3 = q(&[(1, "80"), (2, "95"), (3, "96")]);
-        assert_eq!(consecutive_laggards(&q2, &q3), Vec::<i64>::new());
+        assert_eq!(consecutive_laggards(&[&q2, &q3]), Vec::<i64>::new());
+        let q4 = q(&[(1, "99"), (2, "95"), (3, "90")]);
+        assert_eq!(
+            consecutive_laggards(&[&q1, &q2, &q4]),
+            [3],
+            "three quarters running"
+        );
+        assert_eq!(consecutive_laggards(&[&q1, &q3, &q4]), Vec::<i64>::new());
+        assert!(consecutive_laggards(&[]).is_empty());
+        let tied = q(&[(1, "100"), (2, "100"), (3, "100")]);
+        assert!(
+            consecutive_laggards(&[&tied, &tied]).is_empty(),
+            "all tied: nobody is last"
+        );
         let single = rank(
             &[input(9, Emergency, "50")],
             Weights::default(),
             RankingKind::Quarterly,
         );
         assert!(
-            consecutive_laggards(&single, &single).is_empty(),
+            consecutive_laggards(&[&single, &single]).is_empty(),
             "alone in a category is not lagging"
         );
     }

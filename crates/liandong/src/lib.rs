@@ -127,6 +127,10 @@ pub struct ServeArgs {
     /// (the extended evaluation weighs the rest).
     #[arg(long, env = "LIANDONG_OFFICE_WEIGHT_PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub office_weight_percent: u32,
+    /// Quarters running a department must be last in its category to be flagged for the
+    /// county-wide bulletin.
+    #[arg(long, env = "LIANDONG_LAGGARD_QUARTERS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub laggard_quarters: u32,
     /// Password of the first administrator `admin`; generated and printed once if unset.
     #[arg(long, env = "LIANDONG_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -201,6 +205,7 @@ impl ServeArgs {
         s.lockout_minutes = self.lockout_minutes.max(1);
         s.body_limit_bytes = self.body_limit_bytes.max(1024);
         s.appeal_days = self.appeal_days.min(30);
+        s.laggard_quarters = self.laggard_quarters;
         s.weights =
             liandong_domain::scoring::Weights::new(self.office_weight_percent).unwrap_or_default();
     }

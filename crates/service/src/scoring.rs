@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use liandong_domain::deadline::{county_time, from_county_time};
 use liandong_domain::registry::DEPARTMENTS;
 use liandong_domain::scoring::{
-    annual_mean, consecutive_laggards, office_score, rank, working_days_after, Basis, Level,
-    Points, RankInput, Ranked, RankingKind, RuleCode, ScoringError,
+    annual_mean, consecutive_laggards, office_score, rank, working_days_after, Level, Points,
+    RankInput, Ranked, RankingKind, RuleCode, ScoringError,
 };
 use liandong_domain::{Category, Month, Quarter, Year};
 use liandong_store::{
@@ -326,20 +326,32 @@ impl App {
         }
     }
 
-    /// Departments last in their category this quarter and the one before.
+    /// Departments last in their category this quarter and in the quarters before it, as
+    /// many quarters running as the setting says (default two). Quarters nobody scored say
+    /// nothing about lagging.
     pub async fn laggards(&self, quarter: Quarter) -> Result<Vec<i64>> {
-        let cur = self.quarterly_ranking(quarter).await?;
-        let prev = self.quarterly_ranking(quarter.prev()).await?;
-        let strip = |r: &Ranking| r.rows.iter().map(|x| x.ranked.clone()).collect::<Vec<_>>();
-        // A quarter nobody scored says nothing about lagging.
-        if prev
-            .rows
-            .iter()
-            .all(|r| r.ranked.score == Decimal::ONE_HUNDRED && r.ranked.basis != Basis::Combined)
-        {
-            return Ok(Vec::new());
+        let n = self.settings.laggard_quarters.max(1) as usize;
+        let mut quarters = vec![quarter];
+        while quarters.len() < n {
+            let first = quarters[0];
+            quarters.insert(0, first.prev());
         }
-        Ok(consecutive_laggards(&strip(&prev), &strip(&cur)))
+        let mut history = Vec::new();
+        for q in quarters {
+            let r = self.quarterly_ranking(q).await?;
+            let scored = !self
+                .store
+                .points_by_department(&q.months())
+                .await?
+                .is_empty()
+                || !self.store.evaluations(q).await?.is_empty();
+            if !scored {
+                return Ok(Vec::new());
+            }
+            history.push(r.rows.into_iter().map(|x| x.ranked).collect::<Vec<_>>());
+        }
+        let refs: Vec<&[Ranked]> = history.iter().map(Vec::as_slice).collect();
+        Ok(consecutive_laggards(&refs))
     }
 
     /// The annual summary: each department's mean over the quarters of `year` that are

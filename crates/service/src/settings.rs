@@ -32,6 +32,9 @@ pub struct Settings {
     pub appeal_days: u32,
     /// How the office score and the extended evaluation combine for close-type departments.
     pub weights: Weights,
+    /// Quarters running a department must be last in its category to be flagged for the
+    /// county-wide bulletin.
+    pub laggard_quarters: u32,
 }
 
 impl Settings {
@@ -53,6 +56,7 @@ impl Settings {
             demo: false,
             appeal_days: 3,
             weights: Weights::default(),
+            laggard_quarters: 2,
         }
     }
 

@@ -819,3 +819,69 @@ async fn the_ranking_workbook_and_the_bulletin_document() {
         assert!(doc.contains(needle), "{needle} missing from the bulletin");
     }
 }
+
+#[tokio::test]
+async fn laggards_two_quarters_running_and_flagged_lapses_make_the_bulletin_list() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    // 县公安局 last among the two emergency departments in 2023-Q1 and 2023-Q2; 县纪委监委 last
+    // among the related in Q2 only.
+    ok_event(&app, &admin, POLICE, "2023-02", "report.late", None, 1).await;
+    ok_event(&app, &admin, POLICE, "2023-05", "report.late", None, 1).await;
+    ok_event(
+        &app,
+        &admin,
+        DISCIPLINE,
+        "2023-05",
+        "report.missing",
+        None,
+        1,
+    )
+    .await;
+    let list = json(
+        app.get(&admin, "/api/v1/rankings/2023-Q2/bulletin-list")
+            .await,
+    )
+    .await;
+    assert_eq!(
+        list,
+        json!([{"department_id": POLICE, "department": "县公安局", "kind": "laggard", "reason": "连续 2 个季度在同类部门中排名末位"}])
+    );
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/flags",
+            json!({"department_id": DISCIPLINE, "reason": "信访件处置不当引发负面舆情"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let list = json(
+        app.get(&admin, "/api/v1/rankings/2023-Q2/bulletin-list")
+            .await,
+    )
+    .await;
+    assert_eq!(list.as_array().expect("array").len(), 2);
+    assert_eq!(list[1]["kind"], "lapse");
+    // Three quarters running, as a setting, clears 县公安局 (Q4 of 2022 was not scored).
+    let strict = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.laggard_quarters = 3,
+        ..Options::default()
+    })
+    .await;
+    let admin = strict.admin().await;
+    ok_event(&strict, &admin, POLICE, "2023-02", "report.late", None, 1).await;
+    ok_event(&strict, &admin, POLICE, "2023-05", "report.late", None, 1).await;
+    let list = json(
+        strict
+            .get(&admin, "/api/v1/rankings/2023-Q2/bulletin-list")
+            .await,
+    )
+    .await;
+    assert_eq!(list, json!([]));
+}

@@ -71,6 +71,11 @@ pub fn routes() -> Router<AppState> {
         .route("/rankings/{period}/publish", post(scoring::publish))
         .route("/rankings/{period}/acknowledge", post(scoring::acknowledge))
         .route("/rankings/{period}/appeals", get(scoring::appeals))
+        .route(
+            "/rankings/{period}/bulletin-list",
+            get(scoring::bulletin_list),
+        )
+        .route("/rankings/{period}/flags", post(scoring::flag))
         .route("/appeals", post(scoring::file_appeal))
         .route("/appeals/{id}/decision", post(scoring::decide_appeal))
         .route("/rules", get(scoring::rules).post(scoring::add_rules))
@@ -129,7 +134,7 @@ impl Modify for BearerAuth {
         registry::notices, registry::notice, registry::publish_notice,
         scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
         scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
-        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import,
+        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),

@@ -751,3 +751,95 @@ pub async fn import(
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct BulletinItem {
+    department_id: i64,
+    department: String,
+    /// `laggard` (last in its category quarters running) or `lapse` (flagged by the office)
+    kind: String,
+    reason: String,
+}
+
+/// The county-wide bulletin list of a quarter: consecutive laggards and flagged lapses.
+#[utoipa::path(get, path = "/api/v1/rankings/{period}/bulletin-list", tag = "scoring", responses((status = 200, body = [BulletinItem])))]
+pub async fn bulletin_list(
+    State(st): State<AppState>,
+    _u: Require<AnyUser>,
+    Path(period): Path<String>,
+) -> AppResult<Json<Vec<BulletinItem>>> {
+    let q = parse_quarter(&period, "period")?;
+    let deps = st.app.store.departments().await?;
+    let name = |id: i64| {
+        deps.iter()
+            .find(|d| d.id == id)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<BulletinItem> = st
+        .app
+        .laggards(q)
+        .await?
+        .into_iter()
+        .map(|id| BulletinItem {
+            department_id: id,
+            department: name(id),
+            kind: "laggard".into(),
+            reason: format!(
+                "连续 {} 个季度在同类部门中排名末位",
+                st.app.settings.laggard_quarters
+            ),
+        })
+        .collect();
+    out.extend(
+        st.app
+            .store
+            .lapse_flags(q)
+            .await?
+            .into_iter()
+            .map(|f| BulletinItem {
+                department: name(f.department_id),
+                department_id: f.department_id,
+                kind: "lapse".into(),
+                reason: f.reason,
+            }),
+    );
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FlagRequest {
+    department_id: i64,
+    reason: String,
+}
+
+/// Flags a department by hand for the county-wide bulletin (因工作疏忽造成严重影响).
+#[utoipa::path(post, path = "/api/v1/rankings/{period}/flags", tag = "scoring", request_body = FlagRequest, responses((status = 204), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn flag(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+    AppJson(b): AppJson<FlagRequest>,
+) -> AppResult<StatusCode> {
+    let q = parse_quarter(&period, "period")?;
+    st.app
+        .store
+        .department(b.department_id)
+        .await
+        .map_err(|_| AppError::invalid("department_id", "单位不存在"))?;
+    let reason = b.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::invalid("reason", "情况说明须为 1-500 个字"));
+    }
+    st.app
+        .store
+        .flag_lapse(
+            &u.principal().actor(),
+            chrono::Utc::now().timestamp(),
+            q,
+            b.department_id,
+            reason,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -81,6 +81,8 @@ struct DepartmentPage {
     can_edit_people: bool,
     can_edit_duties: bool,
     duties_text: String,
+    /// The last finished quarter, for the link to the score breakdown (not for townships).
+    score_period: Option<String>,
 }
 
 /// Whether a user may edit a department's responsible persons: administrators, and a
@@ -118,6 +120,12 @@ pub async fn department(
         people,
         can_edit_people: may_edit_people(p.user.role, &p.user.unit_ids(), d.id),
         can_edit_duties: p.user.role.administers(),
+        score_period: (p.user.role != Role::Township).then(|| {
+            liandong_domain::Month::of(liandong_domain::deadline::county_date(chrono::Utc::now()))
+                .quarter()
+                .prev()
+                .to_string()
+        }),
         duties_text: d
             .duties
             .iter()

@@ -119,7 +119,11 @@ pub async fn bulletin_lines(st: &AppState, q: Quarter) -> AppResult<(Vec<String>
     let mut lines = Vec::new();
     let mut ids = Vec::new();
     for id in st.app.laggards(q).await? {
-        lines.push(format!("{}：连续两个季度在同类部门中排名末位", name(id)));
+        lines.push(format!(
+            "{}：连续 {} 个季度在同类部门中排名末位",
+            name(id),
+            st.app.settings.laggard_quarters
+        ));
         ids.push(id);
     }
     for f in st.app.store.lapse_flags(q).await? {
