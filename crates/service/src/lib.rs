@@ -2,6 +2,7 @@
 //! and the demo county. Functions take the current time as an argument; only the edges (web
 //! handlers, commands) read the clock.
 
+pub mod attachments;
 pub mod auth;
 pub mod demo;
 pub mod error;

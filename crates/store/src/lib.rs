@@ -5,6 +5,7 @@
 //! SQL is written to run on SQLite and PostgreSQL alike (numbered `$n` parameters,
 //! `RETURNING`, `ON CONFLICT`, integers for flags and Unix-second timestamps).
 
+mod attachments;
 mod audit;
 mod migrate;
 mod notices;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Executor, Row};
 
+pub use attachments::Attachment;
 pub use audit::{AuditEntry, AuditFilter, LoginAttempt, LoginFilter};
 pub use liandong_domain::audit::ChainBreak;
 pub use notices::{NewNotice, Notice};

@@ -885,3 +885,117 @@ async fn laggards_two_quarters_running_and_flagged_lapses_make_the_bulletin_list
     .await;
     assert_eq!(list, json!([]));
 }
+
+#[tokio::test]
+async fn events_carry_evidence_that_only_their_department_and_the_county_see() {
+    let app = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.appeal_days = 0,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let e = ok_event(
+        &app,
+        &admin,
+        EDU,
+        "2023-04",
+        "notice.policy_unimplemented",
+        Some("city"),
+        1,
+    )
+    .await;
+    let pdf = "%PDF-1.4\n% 市级督查通报\n".as_bytes().to_vec();
+    let attach = |name: &str, body: Vec<u8>| {
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/score-events/{}/attachments?name={name}",
+                e["id"]
+            )))
+            .bearer_auth(&admin)
+            .body(body)
+            .send()
+    };
+    let res = attach("督查通报.pdf", pdf.clone()).await.expect("r");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let a = json(res).await;
+    assert_eq!(a["content_type"], "application/pdf");
+    let (code, msg) = error_code(
+        attach("通报.pdf", b"MZ\x90\x00 not a pdf".to_vec())
+            .await
+            .expect("r"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "validation_failed");
+    assert!(msg.contains("PDF"), "{msg}");
+
+    let url = a["url"].as_str().expect("url").to_owned();
+    let res = app
+        .client
+        .get(app.url(&url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res
+        .headers()
+        .get("content-disposition")
+        .expect("disposition")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        disposition.contains("filename*=UTF-8''%E7%9D%A3"),
+        "{disposition}"
+    );
+    assert_eq!(res.bytes().await.expect("bytes").to_vec(), pdf);
+
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    app.user(
+        "health-staff",
+        liandong_domain::Role::Department,
+        vec![HEALTH],
+    )
+    .await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    let health = app.token("health-staff", GOOD_PASSWORD).await;
+    assert_eq!(app.get(&edu, &url).await.status(), StatusCode::OK);
+    assert_eq!(app.get(&health, &url).await.status(), StatusCode::NOT_FOUND);
+    let list = json(
+        app.get(
+            &edu,
+            &format!("/api/v1/score-events/{}/attachments", e["id"]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(list.as_array().expect("array").len(), 1);
+
+    // Once the quarter is approved the evidence is part of the locked record.
+    app.user("leader1", liandong_domain::Role::Leader, vec![])
+        .await;
+    let leader = app.token("leader1", GOOD_PASSWORD).await;
+    app.send(
+        Method::POST,
+        &admin,
+        "/api/v1/rankings/2023-Q2/submit",
+        json!({}),
+    )
+    .await;
+    app.send(
+        Method::POST,
+        &leader,
+        "/api/v1/rankings/2023-Q2/approve",
+        json!({}),
+    )
+    .await;
+    let (code, _) = error_code(
+        attach("补充.pdf", pdf).await.expect("r"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "period_locked");
+}

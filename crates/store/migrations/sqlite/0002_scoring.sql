@@ -107,3 +107,17 @@ CREATE TABLE import_batch (
     imported_at INTEGER NOT NULL,
     UNIQUE (kind, file_hash)
 );
+
+-- Files attached to records (the evidence of a score event, for example). The content lives
+-- under the data directory, named by its SHA-256.
+CREATE TABLE attachment (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    uploaded_at INTEGER NOT NULL
+);
+CREATE INDEX attachment_owner ON attachment (owner);

@@ -76,6 +76,13 @@ pub fn routes() -> Router<AppState> {
             get(scoring::bulletin_list),
         )
         .route("/rankings/{period}/flags", post(scoring::flag))
+        .route(
+            "/score-events/{id}/attachments",
+            get(scoring::attachments).post(scoring::attach).layer(
+                axum::extract::DefaultBodyLimit::max(crate::pages::scoring::IMPORT_LIMIT),
+            ),
+        )
+        .route("/attachments/{id}", get(scoring::download_attachment))
         .route("/appeals", post(scoring::file_appeal))
         .route("/appeals/{id}/decision", post(scoring::decide_appeal))
         .route("/rules", get(scoring::rules).post(scoring::add_rules))
@@ -134,7 +141,7 @@ impl Modify for BearerAuth {
         registry::notices, registry::notice, registry::publish_notice,
         scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
         scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
-        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag,
+        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag, scoring::attach, scoring::attachments, scoring::download_attachment,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),

@@ -843,3 +843,100 @@ pub async fn flag(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentDto {
+    id: i64,
+    file_name: String,
+    content_type: String,
+    size: i64,
+    uploaded_by: String,
+    /// Where to download it.
+    url: String,
+}
+
+pub fn attachment_dto(a: &liandong_store::Attachment) -> AttachmentDto {
+    AttachmentDto {
+        id: a.id,
+        file_name: a.file_name.clone(),
+        content_type: a.content_type.clone(),
+        size: a.size,
+        uploaded_by: a.uploaded_by.clone(),
+        url: format!("/api/v1/attachments/{}", a.id),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct NameQuery {
+    /// The file's name, e.g. `整改报告.pdf`.
+    name: String,
+}
+
+/// Attaches evidence to an event (the body is the file: PDF, JPG/PNG/WebP, .docx or .xlsx,
+/// judged by content, at most 10 MB).
+#[utoipa::path(post, path = "/api/v1/score-events/{id}/attachments", tag = "scoring", params(NameQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = AttachmentDto), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn attach(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    Query(q): Query<NameQuery>,
+    body: axum::body::Bytes,
+) -> AppResult<(StatusCode, Json<AttachmentDto>)> {
+    let a = st
+        .app
+        .attach_to_event(
+            &u.principal().actor(),
+            id,
+            &q.name,
+            &body,
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(attachment_dto(&a))))
+}
+
+/// The attachments of an event.
+#[utoipa::path(get, path = "/api/v1/score-events/{id}/attachments", tag = "scoring", responses((status = 200, body = [AttachmentDto])))]
+pub async fn attachments(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Vec<AttachmentDto>>> {
+    let e = st.app.store.score_event(id).await?;
+    if !u.principal().scope().allows(e.department_id) {
+        return Err(AppError::not_found("未找到该加减分事项"));
+    }
+    let list = st
+        .app
+        .store
+        .attachments_of(&[format!("score_event:{id}")])
+        .await?;
+    Ok(Json(list.iter().map(attachment_dto).collect()))
+}
+
+/// Downloads an attachment the user may see.
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "scoring", responses((status = 200, description = "文件内容"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn download_attachment(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Path(id): Path<i64>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (a, bytes) = st.app.read_attachment(&u.principal().scope(), id).await?;
+    let encoded: String = url::form_urlencoded::byte_serialize(a.file_name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, a.content_type.clone()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"attachment\"; filename*=UTF-8''{encoded}"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

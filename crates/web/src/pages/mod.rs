@@ -74,6 +74,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/scoring/events/template.xlsx", get(scoring::template))
         .route(
+            "/scoring/events/{id}/attachments",
+            post(scoring::attach)
+                .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
+        )
+        .route(
             "/scoring/events/import",
             post(scoring::import)
                 .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),

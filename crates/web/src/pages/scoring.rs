@@ -497,6 +497,8 @@ pub struct EventLine {
     pub appeal: String,
     pub withdrawable: bool,
     pub state: String,
+    /// (download URL, file name)
+    pub files: Vec<(String, String)>,
 }
 
 fn event_line(e: &liandong_store::ScoreEvent) -> EventLine {
@@ -519,7 +521,26 @@ fn event_line(e: &liandong_store::ScoreEvent) -> EventLine {
             (_, Some(b)) => format!("已由第 {b} 号撤销"),
             _ => String::new(),
         },
+        files: Vec::new(),
     }
+}
+
+/// Fills each line's attachment links.
+async fn with_files(st: &AppState, mut lines: Vec<EventLine>) -> AppResult<Vec<EventLine>> {
+    let owners: Vec<String> = lines
+        .iter()
+        .map(|l| format!("score_event:{}", l.id))
+        .collect();
+    let files = st.app.store.attachments_of(&owners).await?;
+    for l in &mut lines {
+        let owner = format!("score_event:{}", l.id);
+        l.files = files
+            .iter()
+            .filter(|f| f.owner == owner)
+            .map(|f| (format!("/api/v1/attachments/{}", f.id), f.file_name.clone()))
+            .collect();
+    }
+    Ok(lines)
 }
 
 #[derive(Template)]
@@ -653,7 +674,7 @@ pub async fn breakdown(
                 fmt_time(ranking.state.appeal_deadline.unwrap_or(0))
             )
         }),
-        events: lines,
+        events: with_files(&st, lines).await?,
         score_chart: crate::svg::lines(
             "近八个季度最终得分",
             &labels,
@@ -792,8 +813,37 @@ pub async fn events_page(
             })
             .collect(),
         levels: Level::ALL.iter().map(|l| (l.code(), l.label())).collect(),
-        events: events.iter().map(event_line).collect(),
+        events: with_files(&st, events.iter().map(event_line).collect()).await?,
     })
+}
+
+pub async fn attach(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    mut form: axum::extract::Multipart,
+) -> AppResult<Response> {
+    let mut file = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|_| AppError::invalid("file", "上传的文件无法读取"))?
+    {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("附件").to_owned();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|_| AppError::invalid("file", "上传的文件无法读取或超过大小上限"))?;
+            file = Some((name, bytes));
+        }
+    }
+    let (name, bytes) = file.ok_or_else(|| AppError::invalid("file", "请选择文件"))?;
+    st.app
+        .attach_to_event(&u.principal().actor(), id, &name, &bytes, now())
+        .await?;
+    let e = st.app.store.score_event(id).await?;
+    Ok(Redirect::to(&format!("/scoring/events?month={}&msg=saved", e.month)).into_response())
 }
 
 pub async fn create_event(
