@@ -172,6 +172,40 @@ impl App {
             .await?)
     }
 
+    /// Proposes an event from a fact the platform knows (month close, verified warnings); the
+    /// office confirms or rejects it before it counts.
+    pub async fn propose_event(
+        &self,
+        actor: &Actor,
+        input: EventInput,
+        fact: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ScoreEvent> {
+        let dept = self.department_checked(input.department_id).await?;
+        let day = input.occurred_on.unwrap_or_else(|| input.month.last_day());
+        let version = self.rule_version_on(day).await?;
+        let points = version
+            .table
+            .score(input.rule, input.level, input.count, dept.category)
+            .map_err(|e| scoring_error("rule", e))?;
+        let e = NewScoreEvent {
+            department_id: dept.id,
+            month: input.month,
+            rule: input.rule,
+            level: input.level,
+            count: input.count,
+            points,
+            rule_version_id: version.id,
+            note: input.note,
+            doc_no: input.doc_no,
+            occurred_on: input.occurred_on,
+        };
+        Ok(self
+            .store
+            .propose_score_event(actor, now.timestamp(), &e, fact)
+            .await?)
+    }
+
     /// Records an evaluation, checking it applies to the department and is on the 100 scale.
     pub async fn record_evaluation(
         &self,

@@ -42,6 +42,11 @@ pub struct ScoreEvent {
     pub withdrawn_by: Option<i64>,
     pub created_by: String,
     pub created_at: i64,
+    /// proposed, confirmed or rejected; only confirmed events count.
+    pub status: String,
+    /// What a proposed event rests on.
+    pub fact: Option<String>,
+    pub decision_note: Option<String>,
 }
 
 /// A score event to record; its points are computed by the caller from the rule table.
@@ -216,6 +221,9 @@ fn event_row(r: &AnyRow) -> Result<ScoreEvent> {
         withdrawn_by: get(r, "withdrawn_by")?,
         created_by: get(r, "created_by")?,
         created_at: get(r, "created_at")?,
+        status: get(r, "status")?,
+        fact: get(r, "fact")?,
+        decision_note: get(r, "decision_note")?,
     })
 }
 
@@ -508,6 +516,101 @@ impl Store {
         Ok(events.len())
     }
 
+    /// Records an event the platform proposes from a fact it knows; it counts only once the
+    /// office confirms it.
+    pub async fn propose_score_event(
+        &self,
+        actor: &Actor,
+        at: i64,
+        e: &NewScoreEvent,
+        fact: &str,
+    ) -> Result<ScoreEvent> {
+        let mut tx = self.write.begin().await?;
+        if let Some(state) = lock_of(&mut tx, e.month.quarter()).await? {
+            return Err(locked_error(state));
+        }
+        let id = insert_event(&mut tx, actor, at, e, None).await?;
+        sqlx::query("UPDATE score_event SET status = 'proposed', fact = $1 WHERE id = $2")
+            .bind(fact)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let stored = event_row(
+            &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?,
+        )?;
+        append(
+            &mut tx,
+            actor,
+            at,
+            "score_event.propose",
+            &format!("score_event:{id}"),
+            None,
+            Some(&json!(stored)),
+        )
+        .await?;
+        tx.commit().await?;
+        self.scoring_changed();
+        Ok(stored)
+    }
+
+    /// The office confirms or rejects a proposed event, with a note.
+    pub async fn decide_proposal(
+        &self,
+        actor: &Actor,
+        at: i64,
+        id: i64,
+        confirm: bool,
+        note: &str,
+    ) -> Result<ScoreEvent> {
+        let before = self.score_event(id).await?;
+        if before.status != "proposed" {
+            return Err(StoreError::Conflict(format!("第 {id} 号不是待确认的提议")));
+        }
+        let mut tx = self.write.begin().await?;
+        if let Some(state) = lock_of(&mut tx, before.month.quarter()).await? {
+            return Err(locked_error(state));
+        }
+        let status = if confirm { "confirmed" } else { "rejected" };
+        let n = sqlx::query("UPDATE score_event SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 WHERE id = $5 AND status = 'proposed'")
+            .bind(status)
+            .bind(&actor.username)
+            .bind(at)
+            .bind(note)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("第 {id} 号不是待确认的提议")));
+        }
+        append(
+            &mut tx,
+            actor,
+            at,
+            "score_event.decide",
+            &format!("score_event:{id}"),
+            Some(&json!({"status": "proposed"})),
+            Some(&json!({"status": status, "note": note})),
+        )
+        .await?;
+        tx.commit().await?;
+        self.scoring_changed();
+        self.score_event(id).await
+    }
+
+    /// Proposed events waiting for the office, oldest first.
+    pub async fn proposals(&self) -> Result<Vec<ScoreEvent>> {
+        let rows = sqlx::query(&format!(
+            "{EVENT_SELECT} WHERE e.status = 'proposed' ORDER BY e.month, e.id"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(event_row).collect()
+    }
+
     /// Cancels an event with a new, audited entry of the opposite points.
     pub async fn withdraw_score_event(
         &self,
@@ -519,6 +622,11 @@ impl Store {
         let original = self.score_event(id).await?;
         if original.withdraws.is_some() {
             return Err(StoreError::Conflict("撤销记录本身不能再撤销".into()));
+        }
+        if original.status != "confirmed" {
+            return Err(StoreError::Conflict(format!(
+                "第 {id} 号尚未确认或已被否决，无需撤销"
+            )));
         }
         if original.withdrawn_by.is_some() {
             return Err(StoreError::Conflict(format!("第 {id} 号加减分事项已撤销")));
@@ -610,7 +718,7 @@ impl Store {
         }
         let list: Vec<String> = months.iter().map(|m| format!("'{m}'")).collect();
         let rows = sqlx::query(&format!(
-            "SELECT department_id, SUM(points_halves) AS halves FROM score_event WHERE month IN ({}) GROUP BY department_id",
+            "SELECT department_id, SUM(points_halves) AS halves FROM score_event WHERE status = 'confirmed' AND month IN ({}) GROUP BY department_id",
             list.join(", ")
         ))
         .fetch_all(&self.read)
@@ -892,6 +1000,11 @@ impl Store {
         let event = self.score_event(event_id).await?;
         if !scope.allows(event.department_id) {
             return Err(StoreError::OutOfScope);
+        }
+        if event.status != "confirmed" || event.withdraws.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "第 {event_id} 号不是计分的加减分事项，无需申诉"
+            )));
         }
         let quarter = event.month.quarter();
         let mut tx = self.write.begin().await?;

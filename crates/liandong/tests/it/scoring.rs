@@ -999,3 +999,104 @@ async fn events_carry_evidence_that_only_their_department_and_the_county_see() {
     .await;
     assert_eq!(code, "period_locked");
 }
+
+#[tokio::test]
+async fn proposed_events_count_only_once_the_office_confirms_them() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let system = liandong_store::Actor::system("month-close");
+    let propose = |rule: liandong_domain::scoring::RuleCode, fact: &'static str| {
+        let input = liandong_service::scoring::EventInput {
+            department_id: EDU,
+            month: "2023-04".parse().expect("month"),
+            rule,
+            level: None,
+            count: 1,
+            note: "月结自动提出".into(),
+            doc_no: None,
+            occurred_on: None,
+        };
+        let (app, system) = (app.app.clone(), system.clone());
+        async move {
+            app.propose_event(&system, input, fact, chrono::Utc::now())
+                .await
+                .expect("propose")
+        }
+    };
+    let a = propose(
+        liandong_domain::scoring::RuleCode::SelfcheckNoProblems,
+        "2023-04 自查报告未列出问题",
+    )
+    .await;
+    let b = propose(
+        liandong_domain::scoring::RuleCode::ReportLate,
+        "2023-04 自查报告 5 月 7 日报送",
+    )
+    .await;
+    let q2 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(
+        row(&q2, EDU)["office_score"],
+        100.0,
+        "proposals do not count"
+    );
+    let list = json(app.get(&admin, "/api/v1/score-events/proposals").await).await;
+    assert_eq!(list.as_array().expect("array").len(), 2);
+    assert_eq!(list[0]["status"], "proposed");
+    assert_eq!(list[0]["fact"], "2023-04 自查报告未列出问题");
+
+    async fn decide_on(app: &TestApp, admin: &str, id: i64, body: Value) -> reqwest::Response {
+        app.send(
+            Method::POST,
+            admin,
+            &format!("/api/v1/score-events/{id}/decision"),
+            body,
+        )
+        .await
+    }
+    let decide = |id: i64, body: Value| decide_on(&app, &admin, id, body);
+    assert_eq!(
+        decide(b.id, json!({"confirm": false})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a rejection needs a reason"
+    );
+    assert_eq!(
+        json(decide(a.id, json!({"confirm": true})).await).await["status"],
+        "confirmed"
+    );
+    assert_eq!(
+        json(
+            decide(
+                b.id,
+                json!({"confirm": false, "note": "5 日已报送，系统记录有误"})
+            )
+            .await
+        )
+        .await["status"],
+        "rejected"
+    );
+    assert_eq!(
+        decide(b.id, json!({"confirm": true})).await.status(),
+        StatusCode::CONFLICT,
+        "decided once"
+    );
+    let q2 = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(
+        row(&q2, EDU)["office_score"],
+        97.0,
+        "only the confirmed -3 counts"
+    );
+    assert_eq!(
+        json(app.get(&admin, "/api/v1/score-events/proposals").await).await,
+        json!([])
+    );
+    let log = json(
+        app.get(&admin, "/api/v1/audit?action=score_event.decide")
+            .await,
+    )
+    .await;
+    assert_eq!(log["total"], 2);
+}

@@ -31,7 +31,14 @@ CREATE TABLE score_event (
     occurred_on TEXT,
     withdraws INTEGER REFERENCES score_event (id),
     created_by TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- Events the platform proposes from facts it knows wait for the office: only confirmed
+    -- events count. `fact` names what the proposal rests on.
+    status TEXT NOT NULL DEFAULT 'confirmed' CHECK (status IN ('proposed', 'confirmed', 'rejected')),
+    fact TEXT,
+    decided_by TEXT,
+    decided_at INTEGER,
+    decision_note TEXT
 );
 CREATE INDEX score_event_month ON score_event (month, department_id);
 CREATE UNIQUE INDEX score_event_withdrawn_once ON score_event (withdraws);

@@ -83,6 +83,11 @@ pub fn routes() -> Router<AppState> {
             ),
         )
         .route("/attachments/{id}", get(scoring::download_attachment))
+        .route("/score-events/proposals", get(scoring::proposals))
+        .route(
+            "/score-events/{id}/decision",
+            post(scoring::decide_proposal),
+        )
         .route("/appeals", post(scoring::file_appeal))
         .route("/appeals/{id}/decision", post(scoring::decide_appeal))
         .route("/rules", get(scoring::rules).post(scoring::add_rules))
@@ -141,7 +146,7 @@ impl Modify for BearerAuth {
         registry::notices, registry::notice, registry::publish_notice,
         scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
         scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
-        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag, scoring::attach, scoring::attachments, scoring::download_attachment,
+        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag, scoring::attach, scoring::attachments, scoring::download_attachment, scoring::proposals, scoring::decide_proposal,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),

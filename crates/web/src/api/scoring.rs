@@ -86,6 +86,10 @@ pub struct ScoreEventDto {
     /// On a withdrawn event: the entry that cancelled it.
     withdrawn_by: Option<i64>,
     created_by: String,
+    /// proposed (by the platform, waiting for the office), confirmed or rejected
+    status: String,
+    /// What a proposed event rests on.
+    fact: Option<String>,
 }
 
 pub fn event_dto(e: &ScoreEvent) -> ScoreEventDto {
@@ -106,6 +110,8 @@ pub fn event_dto(e: &ScoreEvent) -> ScoreEventDto {
         withdraws: e.withdraws,
         withdrawn_by: e.withdrawn_by,
         created_by: e.created_by.clone(),
+        status: e.status.clone(),
+        fact: e.fact.clone(),
     }
 }
 
@@ -939,4 +945,56 @@ pub async fn download_attachment(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ProposalDecision {
+    /// true confirms the proposed event (it counts from now on), false rejects it.
+    confirm: bool,
+    #[serde(default)]
+    note: String,
+}
+
+/// The office confirms or rejects an event the platform proposed.
+#[utoipa::path(post, path = "/api/v1/score-events/{id}/decision", tag = "scoring", request_body = ProposalDecision,
+    responses((status = 200, body = ScoreEventDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn decide_proposal(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    AppJson(b): AppJson<ProposalDecision>,
+) -> AppResult<Json<ScoreEventDto>> {
+    let note = b.note.trim();
+    if !b.confirm && note.is_empty() {
+        return Err(AppError::invalid("note", "否决提议须说明理由"));
+    }
+    let e = st
+        .app
+        .store
+        .decide_proposal(
+            &u.principal().actor(),
+            chrono::Utc::now().timestamp(),
+            id,
+            b.confirm,
+            note,
+        )
+        .await?;
+    Ok(Json(event_dto(&e)))
+}
+
+/// Events the platform proposed, waiting for the office.
+#[utoipa::path(get, path = "/api/v1/score-events/proposals", tag = "scoring", responses((status = 200, body = [ScoreEventDto])))]
+pub async fn proposals(
+    State(st): State<AppState>,
+    _u: Require<Office>,
+) -> AppResult<Json<Vec<ScoreEventDto>>> {
+    Ok(Json(
+        st.app
+            .store
+            .proposals()
+            .await?
+            .iter()
+            .map(event_dto)
+            .collect(),
+    ))
 }

@@ -73,6 +73,7 @@ pub fn routes() -> Router<AppState> {
             post(scoring::withdraw_event),
         )
         .route("/scoring/events/template.xlsx", get(scoring::template))
+        .route("/scoring/proposals/{id}", post(scoring::decide_proposal))
         .route(
             "/scoring/events/{id}/attachments",
             post(scoring::attach)

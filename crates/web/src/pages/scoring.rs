@@ -512,11 +512,15 @@ fn event_line(e: &liandong_store::ScoreEvent) -> EventLine {
         points: e.points.to_string(),
         note: e.note.clone(),
         doc_no: e.doc_no.clone().unwrap_or_default(),
-        struck: e.withdrawn_by.is_some(),
+        struck: e.withdrawn_by.is_some() || e.status != "confirmed",
         appealable: false,
         appeal: String::new(),
-        withdrawable: e.withdraws.is_none() && e.withdrawn_by.is_none(),
+        withdrawable: e.status == "confirmed" && e.withdraws.is_none() && e.withdrawn_by.is_none(),
         state: match (e.withdraws, e.withdrawn_by) {
+            _ if e.status == "rejected" => format!(
+                "提议已否决：{}",
+                e.decision_note.clone().unwrap_or_default()
+            ),
             (Some(w), _) => format!("撤销第 {w} 号"),
             (_, Some(b)) => format!("已由第 {b} 号撤销"),
             _ => String::new(),
@@ -610,7 +614,11 @@ pub async fn breakdown(
             l
         })
         .collect();
-    let total: Points = events.iter().map(|e| e.points).sum();
+    let total: Points = events
+        .iter()
+        .filter(|e| e.status == "confirmed")
+        .map(|e| e.points)
+        .sum();
     let row = ranking.rows.iter().find(|r| r.ranked.department_id == id);
     // History: the last eight quarters.
     let mut qs = vec![quarter];
@@ -762,6 +770,7 @@ struct EventsPage {
     rules: Vec<(&'static str, String)>,
     levels: Vec<(&'static str, &'static str)>,
     events: Vec<EventLine>,
+    proposals: Vec<EventLine>,
 }
 
 #[derive(Deserialize)]
@@ -813,8 +822,57 @@ pub async fn events_page(
             })
             .collect(),
         levels: Level::ALL.iter().map(|l| (l.code(), l.label())).collect(),
-        events: with_files(&st, events.iter().map(event_line).collect()).await?,
+        events: with_files(
+            &st,
+            events
+                .iter()
+                .filter(|e| e.status != "proposed")
+                .map(event_line)
+                .collect(),
+        )
+        .await?,
+        proposals: st
+            .app
+            .store
+            .proposals()
+            .await?
+            .iter()
+            .map(|e| {
+                let mut l = event_line(e);
+                l.state = e
+                    .fact
+                    .clone()
+                    .map(|f| format!("依据：{f}"))
+                    .unwrap_or_default();
+                l
+            })
+            .collect(),
     })
+}
+
+pub async fn decide_proposal(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let confirm = form.get("confirm") == Some("1");
+    let note = form.text("note");
+    if !confirm && note.is_empty() {
+        return Err(AppError::invalid("note", "否决提议须说明理由"));
+    }
+    let e = st
+        .app
+        .store
+        .decide_proposal(
+            &u.principal().actor(),
+            now().timestamp(),
+            id,
+            confirm,
+            &note,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/scoring/events?month={}&msg=saved", e.month)).into_response())
 }
 
 pub async fn attach(
