@@ -33,6 +33,21 @@ impl Principal {
         }
     }
 
+    /// What this user may change: administrators every unit's records, everyone else only
+    /// their own units' (reading more, as the office does, gives no right to change).
+    pub fn write_scope(&self) -> Scope {
+        if self.user.role.administers() {
+            Scope::All
+        } else {
+            self.own_units()
+        }
+    }
+
+    /// The user's own units, for acts only a unit does for itself (appeals, acknowledgements).
+    pub fn own_units(&self) -> Scope {
+        Scope::Units(self.user.unit_ids())
+    }
+
     /// What this user may read: everything, or its own units' records.
     pub fn scope(&self) -> Scope {
         if self.user.role.sees_all() {

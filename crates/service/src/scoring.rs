@@ -256,12 +256,21 @@ impl App {
 
     /// The monthly ranking of the close-type departments (office score only).
     pub async fn monthly_ranking(&self, month: Month) -> Result<Ranking> {
+        self.cached(month.to_string(), self.compute_monthly(month))
+            .await
+    }
+
+    /// A ranking from the cache while the store's scoring data is unchanged.
+    async fn cached(
+        &self,
+        key: String,
+        compute: impl std::future::Future<Output = Result<Ranking>>,
+    ) -> Result<Ranking> {
         let generation = self.store.scoring_generation();
-        let key = month.to_string();
         if let Some(r) = self.rankings.get(&key, generation) {
             return Ok(r);
         }
-        let r = self.compute_monthly(month).await?;
+        let r = compute.await?;
         self.rankings.put(key, generation, &r);
         Ok(r)
     }
@@ -288,14 +297,8 @@ impl App {
 
     /// The quarterly ranking of all 26 departments, per category.
     pub async fn quarterly_ranking(&self, quarter: Quarter) -> Result<Ranking> {
-        let generation = self.store.scoring_generation();
-        let key = quarter.to_string();
-        if let Some(r) = self.rankings.get(&key, generation) {
-            return Ok(r);
-        }
-        let r = self.compute_quarterly(quarter).await?;
-        self.rankings.put(key, generation, &r);
-        Ok(r)
+        self.cached(quarter.to_string(), self.compute_quarterly(quarter))
+            .await
     }
 
     async fn compute_quarterly(&self, quarter: Quarter) -> Result<Ranking> {

@@ -1,7 +1,6 @@
 //! Notices (通知公告) from the linkage office, to all units or to chosen ones. A department or
 //! township user reads only notices addressed to everyone or to one of its units.
 
-use liandong_domain::UnitKind;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -115,15 +114,7 @@ impl Store {
         .fetch_all(&self.read)
         .await?
         .iter()
-        .map(|t| {
-            let kind: String = get(t, "kind")?;
-            Ok(Unit {
-                id: get(t, "id")?,
-                kind: UnitKind::from_code(&kind)
-                    .ok_or_else(|| StoreError::Invalid(kind.clone()))?,
-                name: get(t, "name")?,
-            })
-        })
+        .map(crate::registry::unit_row)
         .collect::<Result<_>>()?;
         Ok(Notice {
             id,

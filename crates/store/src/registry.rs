@@ -106,6 +106,16 @@ pub const DEFAULT_TOWNSHIPS: [(&str, &str); 16] = [
     ("chengjiao", "城郊乡"),
 ];
 
+/// A unit from a row with `id`, `kind` and `name`.
+pub(crate) fn unit_row(r: &sqlx::any::AnyRow) -> Result<Unit> {
+    let kind: String = get(r, "kind")?;
+    Ok(Unit {
+        id: get(r, "id")?,
+        kind: UnitKind::from_code(&kind).ok_or_else(|| StoreError::Invalid(kind.clone()))?,
+        name: get(r, "name")?,
+    })
+}
+
 fn category(s: &str) -> Result<Category> {
     Category::from_code(s).ok_or_else(|| StoreError::Invalid(format!("category {s}")))
 }
@@ -428,16 +438,6 @@ impl Store {
         )
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = get(r, "kind")?;
-                Ok(Unit {
-                    id: get(r, "id")?,
-                    kind: UnitKind::from_code(&kind)
-                        .ok_or_else(|| StoreError::Invalid(kind.clone()))?,
-                    name: get(r, "name")?,
-                })
-            })
-            .collect()
+        rows.iter().map(unit_row).collect()
     }
 }

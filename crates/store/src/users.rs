@@ -1,6 +1,6 @@
 //! User accounts and their units.
 
-use liandong_domain::{Role, UnitKind};
+use liandong_domain::Role;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -59,17 +59,7 @@ async fn load_units(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<Unit>>
     .bind(user_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = get(r, "kind")?;
-            Ok(Unit {
-                id: get(r, "id")?,
-                kind: UnitKind::from_code(&kind)
-                    .ok_or_else(|| StoreError::Invalid(kind.clone()))?,
-                name: get(r, "name")?,
-            })
-        })
-        .collect()
+    rows.iter().map(crate::registry::unit_row).collect()
 }
 
 fn user_row(r: &AnyRow, units: Vec<Unit>) -> Result<User> {

@@ -3,9 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use liandong_store::{
-    Department, NewNotice, Notice, PersonKind, ResponsiblePerson, Scope, Township,
-};
+use liandong_store::{Department, NewNotice, Notice, PersonKind, ResponsiblePerson, Township};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -140,11 +138,7 @@ pub async fn set_people(
         });
     }
     let p = u.principal();
-    let scope = if p.user.role.administers() {
-        Scope::All
-    } else {
-        Scope::Units(p.user.unit_ids())
-    };
+    let scope = p.write_scope();
     let d = st
         .app
         .store

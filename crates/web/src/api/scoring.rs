@@ -467,7 +467,7 @@ pub async fn acknowledge(
 ) -> AppResult<StatusCode> {
     let q = parse_quarter(&period, "period")?;
     let p = u.principal();
-    let scope = liandong_store::Scope::Units(p.user.unit_ids());
+    let scope = p.own_units();
     st.app
         .store
         .acknowledge_ranking(
@@ -528,7 +528,7 @@ pub async fn file_appeal(
         return Err(AppError::invalid("reason", "申诉理由须为 1-2000 个字"));
     }
     let p = u.principal();
-    let scope = liandong_store::Scope::Units(p.user.unit_ids());
+    let scope = p.own_units();
     let a = st
         .app
         .store

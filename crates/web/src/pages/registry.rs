@@ -165,11 +165,7 @@ pub async fn save_people(
     let p = u.principal();
     let people = people_from_form(&form)?;
     // Administrators may edit every department; others only their own (checked by the store).
-    let scope = if p.user.role.administers() {
-        liandong_store::Scope::All
-    } else {
-        liandong_store::Scope::Units(p.user.unit_ids())
-    };
+    let scope = p.write_scope();
     st.app
         .store
         .set_responsible_persons(

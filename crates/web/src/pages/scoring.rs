@@ -450,7 +450,7 @@ pub async fn acknowledge(
         .store
         .acknowledge_ranking(
             &p.actor(),
-            &Scope::Units(p.user.unit_ids()),
+            &p.own_units(),
             now().timestamp(),
             q,
             d.department_id,
@@ -721,7 +721,7 @@ pub async fn file_appeal(
         .store
         .file_appeal(
             &p.actor(),
-            &Scope::Units(p.user.unit_ids()),
+            &p.own_units(),
             now().timestamp(),
             event_id,
             &reason,
