@@ -248,3 +248,48 @@ async fn an_administrator_creates_a_user_who_must_change_the_password_first() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_administrator_revises_the_rule_table_through_the_form() {
+    let app = TestApp::spawn().await;
+    let admin = form_sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let html = admin.get(app.url("/scoring/rules")).send().await.expect("r").text().await.expect("html");
+    assert_eq!(select_count(&html, "section.rule-version"), 1);
+    assert_eq!(select_count(&html, "section.rule-version tr.rule"), 16);
+    // Post the form as a browser would, with one value changed.
+    let doc = scraper::Html::parse_document(&html);
+    let sel = scraper::Selector::parse("#new-version input").expect("selector");
+    let mut fields: Vec<(String, String)> = doc
+        .select(&sel)
+        .filter_map(|i| Some((i.value().attr("name")?.to_owned(), i.value().attr("value").unwrap_or("").to_owned())))
+        .collect();
+    assert_eq!(fields.iter().filter(|(n, _)| n.starts_with("p:")).count(), 28);
+    for (n, v) in fields.iter_mut() {
+        match n.as_str() {
+            "p:meeting.absent:" => *v = "2.5".into(),
+            "effective_from" => *v = "2030-01-01".into(),
+            "note" => *v = "2030 年修订".into(),
+            _ => {}
+        }
+    }
+    let res = admin.post(app.url("/scoring/rules")).form(&fields).send().await.expect("r");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let versions = app.app.store.rule_versions().await.expect("versions");
+    assert_eq!(versions.len(), 2);
+    let absent = versions[1].table.rows().into_iter().find(|r| r.0 == liandong_domain::scoring::RuleCode::MeetingAbsent).expect("rule");
+    assert_eq!(absent.2.to_string(), "2.5");
+    // A value that is not a multiple of 0.5 names its field.
+    for (n, v) in fields.iter_mut() {
+        match n.as_str() {
+            "p:meeting.absent:" => *v = "2.3".into(),
+            "effective_from" => *v = "2031-01-01".into(),
+            _ => {}
+        }
+    }
+    let res = admin.post(app.url("/scoring/rules")).form(&fields).send().await.expect("r");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Others see the table but no form.
+    let office = form_sign_in(&app, "office", DEMO_PASSWORD).await;
+    let html = office.get(app.url("/scoring/rules")).send().await.expect("r").text().await.expect("html");
+    assert_eq!(select_count(&html, "#new-version"), 0);
+}
