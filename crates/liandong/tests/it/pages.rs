@@ -253,7 +253,14 @@ async fn an_administrator_creates_a_user_who_must_change_the_password_first() {
 async fn an_administrator_revises_the_rule_table_through_the_form() {
     let app = TestApp::spawn().await;
     let admin = form_sign_in(&app, "admin", ADMIN_PASSWORD).await;
-    let html = admin.get(app.url("/scoring/rules")).send().await.expect("r").text().await.expect("html");
+    let html = admin
+        .get(app.url("/scoring/rules"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
     assert_eq!(select_count(&html, "section.rule-version"), 1);
     assert_eq!(select_count(&html, "section.rule-version tr.rule"), 16);
     // Post the form as a browser would, with one value changed.
@@ -261,9 +268,17 @@ async fn an_administrator_revises_the_rule_table_through_the_form() {
     let sel = scraper::Selector::parse("#new-version input").expect("selector");
     let mut fields: Vec<(String, String)> = doc
         .select(&sel)
-        .filter_map(|i| Some((i.value().attr("name")?.to_owned(), i.value().attr("value").unwrap_or("").to_owned())))
+        .filter_map(|i| {
+            Some((
+                i.value().attr("name")?.to_owned(),
+                i.value().attr("value").unwrap_or("").to_owned(),
+            ))
+        })
         .collect();
-    assert_eq!(fields.iter().filter(|(n, _)| n.starts_with("p:")).count(), 28);
+    assert_eq!(
+        fields.iter().filter(|(n, _)| n.starts_with("p:")).count(),
+        28
+    );
     for (n, v) in fields.iter_mut() {
         match n.as_str() {
             "p:meeting.absent:" => *v = "2.5".into(),
@@ -272,11 +287,21 @@ async fn an_administrator_revises_the_rule_table_through_the_form() {
             _ => {}
         }
     }
-    let res = admin.post(app.url("/scoring/rules")).form(&fields).send().await.expect("r");
+    let res = admin
+        .post(app.url("/scoring/rules"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("r");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let versions = app.app.store.rule_versions().await.expect("versions");
     assert_eq!(versions.len(), 2);
-    let absent = versions[1].table.rows().into_iter().find(|r| r.0 == liandong_domain::scoring::RuleCode::MeetingAbsent).expect("rule");
+    let absent = versions[1]
+        .table
+        .rows()
+        .into_iter()
+        .find(|r| r.0 == liandong_domain::scoring::RuleCode::MeetingAbsent)
+        .expect("rule");
     assert_eq!(absent.2.to_string(), "2.5");
     // A value that is not a multiple of 0.5 names its field.
     for (n, v) in fields.iter_mut() {
@@ -286,10 +311,73 @@ async fn an_administrator_revises_the_rule_table_through_the_form() {
             _ => {}
         }
     }
-    let res = admin.post(app.url("/scoring/rules")).form(&fields).send().await.expect("r");
+    let res = admin
+        .post(app.url("/scoring/rules"))
+        .form(&fields)
+        .send()
+        .await
+        .expect("r");
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // Others see the table but no form.
     let office = form_sign_in(&app, "office", DEMO_PASSWORD).await;
-    let html = office.get(app.url("/scoring/rules")).send().await.expect("r").text().await.expect("html");
+    let html = office
+        .get(app.url("/scoring/rules"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
     assert_eq!(select_count(&html, "#new-version"), 0);
+}
+
+#[tokio::test]
+async fn dashboards_list_what_each_role_must_act_on() {
+    // The demo county: last quarter submitted with an appeal from 县教育局 pending.
+    let app = TestApp::spawn().await;
+    let todos = |html: &str| select_texts(html, "#todos li");
+    let office = form_sign_in(&app, "office", DEMO_PASSWORD).await;
+    let html = office
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        todos(&html).iter().any(|t| t.contains("件申诉待处理")),
+        "{:?}",
+        todos(&html)
+    );
+    let edu = form_sign_in(&app, "dept-edu", DEMO_PASSWORD).await;
+    let html = edu
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        todos(&html)
+            .iter()
+            .any(|t| t.contains("申诉期至") && t.contains("县教育局")),
+        "{:?}",
+        todos(&html)
+    );
+    let town = form_sign_in(&app, "town-chengguan", DEMO_PASSWORD).await;
+    let html = town
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
+    assert_eq!(
+        select_count(&html, "#todos"),
+        0,
+        "nothing for a township yet"
+    );
 }

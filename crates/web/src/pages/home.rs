@@ -38,6 +38,113 @@ struct HomePage {
     latest_notices: Vec<NoticeLine>,
     users: Option<i64>,
     failed_logins: Option<i64>,
+    /// (what, where, colour class)
+    todos: Vec<(String, String, &'static str)>,
+}
+
+/// What the signed-in user must act on in the scoring workflow.
+async fn todos(
+    st: &AppState,
+    p: &liandong_service::Principal,
+) -> crate::error::AppResult<Vec<(String, String, &'static str)>> {
+    use liandong_domain::{Category, Month, Role};
+    use liandong_store::{EvaluationKind, RankingStatus, Scope};
+    let now = chrono::Utc::now();
+    let this_quarter = Month::of(liandong_domain::deadline::county_date(now)).quarter();
+    let role = p.user.role;
+    let store = &st.app.store;
+    let mut out = Vec::new();
+    if role.is_office() {
+        let n = store.proposals().await?.len();
+        if n > 0 {
+            out.push((
+                format!("{n} 项系统提议的加减分事项待确认"),
+                "/scoring/events#proposals".to_owned(),
+                "soon",
+            ));
+        }
+    }
+    for q in [this_quarter.prev().prev(), this_quarter.prev()] {
+        let state = store.ranking_state(q).await?;
+        let link = format!("/rankings?period={q}");
+        let window_open = state.appeal_deadline.is_some_and(|d| now.timestamp() <= d);
+        let pending = if state.status == RankingStatus::Submitted {
+            store
+                .appeals(&Scope::All, q)
+                .await?
+                .iter()
+                .filter(|a| a.status == "pending")
+                .count()
+        } else {
+            0
+        };
+        match (state.status, role) {
+            (RankingStatus::Draft, r) if r.is_office() && q == this_quarter.prev() => {
+                out.push((format!("{}排序尚未提交审定", q.label()), link, "soon"))
+            }
+            (RankingStatus::Submitted, r) if r.is_office() && pending > 0 => out.push((
+                format!("{}有 {pending} 件申诉待处理", q.label()),
+                format!("{link}#appeals"),
+                "overdue",
+            )),
+            (RankingStatus::Submitted, Role::Leader) if !window_open && pending == 0 => {
+                out.push((format!("{}排序待您审定", q.label()), link, "overdue"))
+            }
+            (RankingStatus::Submitted, Role::Department) if window_open => {
+                for d in p.user.units.iter() {
+                    out.push((
+                        format!(
+                            "{}排序申诉期至 {}：请核对{}的得分明细",
+                            q.label(),
+                            super::fmt_time(state.appeal_deadline.unwrap_or(0)),
+                            d.name
+                        ),
+                        format!("/rankings/{q}/departments/{}", d.id),
+                        "soon",
+                    ));
+                }
+            }
+            (RankingStatus::Approved, r) if r.is_office() => {
+                out.push((format!("{}排序已审定，待通报", q.label()), link, "soon"))
+            }
+            (RankingStatus::Published, Role::Department) => {
+                let acks = store.acknowledgements(q).await?;
+                if p.user
+                    .unit_ids()
+                    .iter()
+                    .any(|id| !acks.iter().any(|a| a.department_id == *id))
+                {
+                    out.push((
+                        format!("{}排序结果已通报，请确认收到", q.label()),
+                        link,
+                        "overdue",
+                    ));
+                }
+            }
+            (RankingStatus::Draft | RankingStatus::Submitted, Role::Taskforce) => {
+                let evals = store.evaluations(q).await?;
+                let close = store
+                    .departments()
+                    .await?
+                    .into_iter()
+                    .filter(|d| d.category == Category::Close)
+                    .count();
+                let done = evals
+                    .iter()
+                    .filter(|e| e.kind == EvaluationKind::Extended)
+                    .count();
+                if done < close && q == this_quarter.prev() {
+                    out.push((
+                        format!("{}延伸评价已录入 {done}/{close} 个部门", q.label()),
+                        format!("/scoring/evaluations?quarter={q}"),
+                        "soon",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -116,5 +223,6 @@ pub async fn home(
             .collect(),
         users,
         failed_logins,
+        todos: todos(&st, p).await?,
     })
 }

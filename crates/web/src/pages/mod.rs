@@ -89,7 +89,10 @@ pub fn routes() -> Router<AppState> {
             "/scoring/evaluations",
             get(scoring::evaluations_page).post(scoring::save_evaluation),
         )
-        .route("/scoring/rules", get(scoring::rules_page).post(scoring::add_rule_version))
+        .route(
+            "/scoring/rules",
+            get(scoring::rules_page).post(scoring::add_rule_version),
+        )
 }
 
 /// What `base.html` needs.

@@ -1072,7 +1072,11 @@ fn rule_field(r: RuleCode, l: Option<Level>) -> String {
     format!("p:{}:{}", r.code(), l.map_or("", Level::code))
 }
 
-pub async fn add_rule_version(State(st): State<AppState>, u: Require<crate::auth::Admin>, form: FormData) -> AppResult<Response> {
+pub async fn add_rule_version(
+    State(st): State<AppState>,
+    u: Require<crate::auth::Admin>,
+    form: FormData,
+) -> AppResult<Response> {
     let from = chrono::NaiveDate::parse_from_str(&form.text("effective_from"), "%Y-%m-%d")
         .map_err(|_| AppError::invalid("effective_from", "施行日期格式应为 2024-01-01"))?;
     let note = form.text("note");
@@ -1081,18 +1085,33 @@ pub async fn add_rule_version(State(st): State<AppState>, u: Require<crate::auth
     }
     let mut rows = Vec::new();
     for r in RuleCode::ALL {
-        let levels: Vec<Option<Level>> = if r.has_levels() { Level::ALL.map(Some).to_vec() } else { vec![None] };
+        let levels: Vec<Option<Level>> = if r.has_levels() {
+            Level::ALL.map(Some).to_vec()
+        } else {
+            vec![None]
+        };
         for l in levels {
             let field = rule_field(r, l);
             let value = form.text(&field);
-            let points: Points = value
-                .parse()
-                .map_err(|_| AppError::invalid(&field, format!("“{}”{}的分值“{value}”须为 0.5 的整数倍", r.label(), l.map_or("", Level::label))))?;
+            let points: Points = value.parse().map_err(|_| {
+                AppError::invalid(
+                    &field,
+                    format!(
+                        "“{}”{}的分值“{value}”须为 0.5 的整数倍",
+                        r.label(),
+                        l.map_or("", Level::label)
+                    ),
+                )
+            })?;
             rows.push((r, l, points));
         }
     }
-    let table = liandong_domain::scoring::RuleTable::from_rows(from, &rows).map_err(|e| AppError::invalid("points", e.to_string()))?;
-    st.app.store.add_rule_version(&u.principal().actor(), now().timestamp(), &note, &table).await?;
+    let table = liandong_domain::scoring::RuleTable::from_rows(from, &rows)
+        .map_err(|e| AppError::invalid("points", e.to_string()))?;
+    st.app
+        .store
+        .add_rule_version(&u.principal().actor(), now().timestamp(), &note, &table)
+        .await?;
     Ok(Redirect::to("/scoring/rules?msg=saved").into_response())
 }
 
@@ -1152,15 +1171,28 @@ pub async fn rules_page(
             }
         })
         .collect();
-        let current = versions.last().map(|v| v.table.rows()).unwrap_or_default();
+    let current = versions.last().map(|v| v.table.rows()).unwrap_or_default();
     let fields = RuleCode::ALL
         .iter()
         .flat_map(|&r| {
-            let levels: Vec<Option<Level>> = if r.has_levels() { Level::ALL.map(Some).to_vec() } else { vec![None] };
+            let levels: Vec<Option<Level>> = if r.has_levels() {
+                Level::ALL.map(Some).to_vec()
+            } else {
+                vec![None]
+            };
             let current = &current;
             levels.into_iter().map(move |l| {
-                let value = current.iter().find(|x| x.0 == r && x.1 == l).map(|x| x.2.to_string()).unwrap_or_default();
-                (rule_field(r, l), r.label(), l.map_or("不分级别", Level::label), value)
+                let value = current
+                    .iter()
+                    .find(|x| x.0 == r && x.1 == l)
+                    .map(|x| x.2.to_string())
+                    .unwrap_or_default();
+                (
+                    rule_field(r, l),
+                    r.label(),
+                    l.map_or("不分级别", Level::label),
+                    value,
+                )
             })
         })
         .collect();
