@@ -4,8 +4,8 @@
 //! issuing body and date at the end.
 
 use docx_rs::{
-    AlignmentType, BorderType, Docx, LineSpacing, LineSpacingType, PageMargin, Paragraph,
-    ParagraphBorder, ParagraphBorderPosition, Run, RunFonts, SpecialIndentType, Table, TableCell,
+    AlignmentType, BorderType, Docx, LineSpacing, LineSpacingType, PageMargin, Paragraph, Run,
+    RunFonts, SpecialIndentType, Table, TableBorder, TableBorderPosition, TableBorders, TableCell,
     TableRow, WidthType,
 };
 
@@ -103,23 +103,33 @@ pub fn bulletin_docx(b: &Bulletin) -> Result<Vec<u8>, ExportError> {
         .default_fonts(fonts(BODY_FONT));
     doc = doc.add_paragraph(
         Paragraph::new()
-            .add_run(run(&format!("{}文件", b.issuer), TITLE_FONT, 60).color(RED))
+            // 22 pt keeps the full name of the issuing body on one line of the type area.
+            .add_run(run(&format!("{}文件", b.issuer), TITLE_FONT, 44).color(RED))
             .align(AlignmentType::Center)
             .line_spacing(LineSpacing::new().before(400).after(400)),
     );
-    let mut number = Paragraph::new()
+    let number = Paragraph::new()
         .add_run(run(&b.doc_no, BODY_FONT, 32))
         .align(AlignmentType::Center)
         .line_spacing(LineSpacing::new().after(200));
-    // The red rule under the document number.
-    number.property = number.property.set_border(
-        ParagraphBorder::new(ParagraphBorderPosition::Bottom)
-            .val(BorderType::Single)
-            .size(16)
-            .space(8)
-            .color(RED),
-    );
     doc = doc.add_paragraph(number);
+    // The red rule under the document number: a table of one empty row whose only border is
+    // its bottom one (paragraph borders from this writer are ignored by some readers).
+    let rule = TableRow::new(vec![
+        TableCell::new().add_paragraph(Paragraph::new().add_run(Run::new().size(2)))
+    ]);
+    doc = doc.add_table(
+        Table::new(vec![rule])
+            .width(8844, WidthType::Dxa)
+            .set_borders(
+                TableBorders::with_empty().set(
+                    TableBorder::new(TableBorderPosition::Bottom)
+                        .border_type(BorderType::Single)
+                        .size(16)
+                        .color(RED),
+                ),
+            ),
+    );
     doc = doc.add_paragraph(
         Paragraph::new()
             .add_run(run(&b.title, TITLE_FONT, 44))
@@ -148,7 +158,13 @@ pub fn bulletin_docx(b: &Bulletin) -> Result<Vec<u8>, ExportError> {
                 .iter()
                 .map(|r| TableRow::new(r.iter().map(|c| cell(c, false)).collect())),
         );
-        doc = doc.add_table(Table::new(rows).width(8844, WidthType::Dxa));
+        // The type area is 156 mm (8844 twips); the unit and basis columns get the room.
+        let grid = if t.header.len() == 6 {
+            vec![760, 2300, 1380, 1280, 1280, 1844]
+        } else {
+            vec![8844 / t.header.len().max(1); t.header.len()]
+        };
+        doc = doc.add_table(Table::new(rows).set_grid(grid).width(8844, WidthType::Dxa));
     }
     for p in &b.closing {
         doc = doc.add_paragraph(body(p));
