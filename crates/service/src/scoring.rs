@@ -392,12 +392,18 @@ impl App {
     }
 
     /// The annual summary: each department's mean over the quarters of `year` that are
-    /// approved or published (the others are shown but not counted).
-    pub async fn annual(&self, year: Year) -> Result<Vec<AnnualRow>> {
+    /// approved or published (the others are shown but not counted); for readers who see
+    /// rankings only once published, over the published quarters.
+    pub async fn annual(&self, year: Year, published_only: bool) -> Result<Vec<AnnualRow>> {
         let mut per_quarter = Vec::new();
         for q in year.quarters() {
             let r = self.quarterly_ranking(q).await?;
-            per_quarter.push((q, r.state.status.locked(), r));
+            let counts = if published_only {
+                r.state.status == RankingStatus::Published
+            } else {
+                r.state.status.locked()
+            };
+            per_quarter.push((q, counts, r));
         }
         let deps = self.store.departments().await?;
         Ok(deps

@@ -1100,3 +1100,89 @@ async fn proposed_events_count_only_once_the_office_confirms_them() {
     .await;
     assert_eq!(log["total"], 2);
 }
+
+#[tokio::test]
+async fn the_annual_summary_is_the_mean_of_the_approved_quarters() {
+    let app = TestApp::with(Options {
+        demo: false,
+        tweak: |s| s.appeal_days = 0,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    app.user("leader1", liandong_domain::Role::Leader, vec![])
+        .await;
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    let leader = app.token("leader1", GOOD_PASSWORD).await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    // 县纪委监委: Q1 100 - 3 = 97, Q2 100 + 0.5 = 100.5, Q3 not approved.
+    ok_event(
+        &app,
+        &admin,
+        DISCIPLINE,
+        "2023-02",
+        "assigned.unrectified",
+        None,
+        1,
+    )
+    .await;
+    ok_event(
+        &app,
+        &admin,
+        DISCIPLINE,
+        "2023-05",
+        "praise.publicity",
+        Some("county"),
+        1,
+    )
+    .await;
+    ok_event(
+        &app,
+        &admin,
+        DISCIPLINE,
+        "2023-08",
+        "report.missing",
+        None,
+        1,
+    )
+    .await;
+    for q in ["2023-Q1", "2023-Q2"] {
+        app.send(
+            Method::POST,
+            &admin,
+            &format!("/api/v1/rankings/{q}/submit"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            app.send(
+                Method::POST,
+                &leader,
+                &format!("/api/v1/rankings/{q}/approve"),
+                json!({})
+            )
+            .await
+            .status(),
+            StatusCode::OK
+        );
+    }
+    let annual = json(app.get(&admin, "/api/v1/rankings/annual?year=2023").await).await;
+    let d = row(&annual, DISCIPLINE);
+    assert_eq!(d["quarters"], json!([97.0, 100.5, null, null]));
+    assert_eq!(d["mean"], 98.75);
+    // Departments count only published quarters.
+    app.send(
+        Method::POST,
+        &admin,
+        "/api/v1/rankings/2023-Q1/publish",
+        json!({}),
+    )
+    .await;
+    let theirs = json(app.get(&edu, "/api/v1/rankings/annual?year=2023").await).await;
+    assert_eq!(
+        row(&theirs, DISCIPLINE)["quarters"],
+        json!([97.0, null, null, null])
+    );
+    assert_eq!(row(&theirs, DISCIPLINE)["mean"], 97.0);
+}

@@ -998,3 +998,53 @@ pub async fn proposals(
             .collect(),
     ))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct AnnualItem {
+    department_id: i64,
+    department: String,
+    category: String,
+    /// Final scores of the four quarters, null where a quarter does not count (yet).
+    #[schema(value_type = Vec<Option<f64>>)]
+    quarters: Vec<Option<f64>>,
+    /// The mean of the counted quarters (年度巩固脱贫成果绩效考评依据).
+    #[schema(value_type = Option<f64>)]
+    #[serde(with = "rust_decimal::serde::float_option")]
+    mean: Option<Decimal>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct YearParam {
+    /// e.g. `2023`
+    year: String,
+}
+
+/// The annual summary: each department's mean over the approved quarters of the year (for
+/// department and township users, the published ones).
+#[utoipa::path(get, path = "/api/v1/rankings/annual", tag = "scoring", params(YearParam), responses((status = 200, body = [AnnualItem])))]
+pub async fn annual(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Query(q): Query<YearParam>,
+) -> AppResult<Json<Vec<AnnualItem>>> {
+    let year: liandong_domain::Year = q
+        .year
+        .parse()
+        .map_err(|e: liandong_domain::PeriodError| AppError::invalid("year", e.to_string()))?;
+    let rows = st
+        .app
+        .annual(year, !u.principal().user.role.sees_all())
+        .await?;
+    let to_f64 = |d: Decimal| d.to_string().parse::<f64>().unwrap_or(0.0);
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AnnualItem {
+                department_id: r.department_id,
+                department: r.department,
+                category: r.category.code().into(),
+                quarters: r.quarters.iter().map(|(_, s)| s.map(to_f64)).collect(),
+                mean: r.mean,
+            })
+            .collect(),
+    ))
+}

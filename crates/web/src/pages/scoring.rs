@@ -1239,7 +1239,7 @@ pub async fn annual(
             .map_err(|e| AppError::invalid("year", e.to_string()))?,
     };
     let p = u.principal();
-    let rows = st.app.annual(year).await?;
+    let rows = st.app.annual(year, !p.user.role.sees_all()).await?;
     let groups = Category::ALL
         .iter()
         .map(|&c| {
