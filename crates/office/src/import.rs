@@ -34,7 +34,7 @@ pub enum ImportError {
     TooLarge(usize, usize),
     #[error("文件不是有效的 .xlsx 表格（请用 Excel 或 WPS 另存为 .xlsx 后重新上传）")]
     NotXlsx,
-    #[error("文件解压后过大（{0} 字节），上限 {1} 字节，疑似异常文件")]
+    #[error("文件解压后过大（超过 {1} 字节，读到 {0} 字节时停止），疑似异常文件")]
     Unzipped(u64, u64),
     #[error("数据行过多（{0} 行），每次最多 {1} 行，请分批导入")]
     TooManyRows(usize, usize),
@@ -69,12 +69,19 @@ impl SheetData {
     }
 }
 
-fn uncompressed_size<R: Read + Seek>(r: R) -> Result<u64, ImportError> {
+/// The real uncompressed size, read through a cap (a crafted zip can understate it in its
+/// directory), or the cap plus one when it is larger.
+fn uncompressed_size<R: Read + Seek>(r: R, cap: u64) -> Result<u64, ImportError> {
     let mut archive = zip::ZipArchive::new(r).map_err(|_| ImportError::NotXlsx)?;
     let mut total = 0_u64;
     for i in 0..archive.len() {
-        let f = archive.by_index_raw(i).map_err(|_| ImportError::NotXlsx)?;
-        total = total.saturating_add(f.size());
+        let entry = archive.by_index(i).map_err(|_| ImportError::NotXlsx)?;
+        let left = cap.saturating_sub(total) + 1;
+        total += std::io::copy(&mut entry.take(left), &mut std::io::sink())
+            .map_err(|_| ImportError::NotXlsx)?;
+        if total > cap {
+            return Ok(total);
+        }
     }
     Ok(total)
 }
@@ -108,7 +115,7 @@ pub fn read_xlsx(
     if bytes.len() > limits.max_bytes {
         return Err(ImportError::TooLarge(bytes.len(), limits.max_bytes));
     }
-    let unzipped = uncompressed_size(Cursor::new(bytes))?;
+    let unzipped = uncompressed_size(Cursor::new(bytes), limits.max_uncompressed)?;
     if unzipped > limits.max_uncompressed {
         return Err(ImportError::Unzipped(unzipped, limits.max_uncompressed));
     }

@@ -58,13 +58,10 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<Attachment> {
         let event = self.store.score_event(event_id).await?;
-        let state = self.store.ranking_state(event.month.quarter()).await?;
-        if let Some(note) = App::status_note(&state) {
-            return Err(ServiceError::Locked(note));
-        }
         self.attach(
             actor,
             &format!("score_event:{event_id}"),
+            Some(event.month.quarter()),
             file_name,
             bytes,
             now,
@@ -76,6 +73,7 @@ impl App {
         &self,
         actor: &Actor,
         owner: &str,
+        quarter: Option<liandong_domain::Quarter>,
         file_name: &str,
         bytes: &[u8],
         now: DateTime<Utc>,
@@ -124,7 +122,7 @@ impl App {
         };
         Ok(self
             .store
-            .add_attachment(actor, now.timestamp(), &record)
+            .add_attachment(actor, now.timestamp(), &record, quarter)
             .await?)
     }
 

@@ -307,6 +307,17 @@ impl App {
             role: Role::Leader.code().into(),
             ..Actor::system("demo")
         };
+        if let Some(last) = departments.iter().find(|d| d.code == "commerce") {
+            store
+                .flag_lapse(
+                    &office,
+                    at,
+                    quarters[1],
+                    last.id,
+                    "农村电商项目资金拨付严重滞后，被市级通报",
+                )
+                .await?;
+        }
         let day = 86_400;
         for (i, q) in quarters[..2].iter().enumerate() {
             let start = at - (60 - 30 * i as i64) * day;
@@ -325,17 +336,6 @@ impl App {
                     .acknowledge_ranking(&dept_actor, &Scope::All, start + 7 * day, *q, d.id)
                     .await?;
             }
-        }
-        if let Some(last) = departments.iter().find(|d| d.code == "commerce") {
-            store
-                .flag_lapse(
-                    &office,
-                    at,
-                    quarters[1],
-                    last.id,
-                    "农村电商项目资金拨付严重滞后，被市级通报",
-                )
-                .await?;
         }
         let submitted = quarters[2];
         self.submit_ranking(&office, submitted, now).await?;

@@ -133,7 +133,7 @@ impl App {
         }
         let day = input.occurred_on.unwrap_or_else(|| input.month.last_day());
         let version = self.rule_version_on(day).await?;
-        let field = if input.level.is_none() && input.rule.has_levels() {
+        let field = if input.rule.has_levels() != input.level.is_some() {
             "level"
         } else {
             "rule"
@@ -439,12 +439,58 @@ impl App {
 
     /// Submits a quarter's draft ranking: departments may appeal for the configured number of
     /// working days.
+    /// The evaluations a quarter still lacks: the extended evaluation of every close-type
+    /// department and the external evaluation of the departments ranked on one.
+    pub async fn missing_evaluations(&self, quarter: Quarter) -> Result<Vec<String>> {
+        let evals = self.store.evaluations(quarter).await?;
+        let has =
+            |id: i64, k: EvaluationKind| evals.iter().any(|e| e.department_id == id && e.kind == k);
+        Ok(self
+            .store
+            .departments()
+            .await?
+            .into_iter()
+            .filter_map(|d| {
+                if d.category == Category::Close && !has(d.id, EvaluationKind::Extended) {
+                    Some(format!("{}（延伸评价）", d.name))
+                } else if RANKED_EXTERNALLY.contains(&d.code.as_str())
+                    && !has(d.id, EvaluationKind::External)
+                {
+                    Some(format!("{}（上级评估结果）", d.name))
+                } else {
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// Takes a submitted quarter back to draft so that the office can correct it.
+    pub async fn reopen_ranking(
+        &self,
+        actor: &Actor,
+        quarter: Quarter,
+        now: DateTime<Utc>,
+    ) -> Result<RankingState> {
+        Ok(self
+            .store
+            .reopen_ranking(actor, now.timestamp(), quarter)
+            .await?)
+    }
+
     pub async fn submit_ranking(
         &self,
         actor: &Actor,
         quarter: Quarter,
         now: DateTime<Utc>,
     ) -> Result<RankingState> {
+        // A draft goes to appeal complete: evaluations cannot change once submitted.
+        let missing = self.missing_evaluations(quarter).await?;
+        if !missing.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "以下评价结果尚未录入，暂不能提交：{}",
+                missing.join("、")
+            )));
+        }
         let deadline = if self.settings.appeal_days == 0 {
             // No window: closed from the moment of submission.
             now.timestamp() - 1
@@ -598,17 +644,9 @@ impl App {
                 .into_iter()
                 .map(|d| (d.name, d.category.label().to_owned())),
         );
-        let example = [
-            "县教育局",
-            "2023-04",
-            "meeting.absent",
-            "",
-            "1",
-            "2023-04-25",
-            "",
-            "4 月例会缺席",
-        ];
-        liandong_office::import::template(&IMPORT_COLUMNS, &example, &notes)
+        // No example in the data sheet: a sample row left there would be imported as real.
+        notes.insert(0, ("示例".into(), "县教育局 | 2023-04 | meeting.absent | （空） | 1 | 2023-04-25 | （空） | 4 月例会缺席".into()));
+        liandong_office::import::template(&IMPORT_COLUMNS, &[], &notes)
             .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
@@ -693,6 +731,14 @@ impl App {
             else {
                 continue;
             };
+            if rule.per() == liandong_domain::scoring::Per::Month
+                && events.iter().any(|e: &NewScoreEvent| {
+                    e.department_id == dept.id && e.month == month && e.rule == rule
+                })
+            {
+                err("评分细则", "与上文重复：按月计的事项每月只计一次".into());
+                continue;
+            }
             let day = occurred.unwrap_or_else(|| month.last_day());
             let Some(version) = versions
                 .iter()

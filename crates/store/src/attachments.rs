@@ -42,13 +42,21 @@ impl Store {
             .unwrap_or_else(|| "attachments".into())
     }
 
+    /// Records an attachment; when it is evidence of a quarter's record, refused once that
+    /// quarter is submitted or locked (checked in the same transaction).
     pub async fn add_attachment(
         &self,
         actor: &Actor,
         at: i64,
         a: &Attachment,
+        quarter: Option<liandong_domain::Quarter>,
     ) -> Result<Attachment> {
         let mut tx = self.write.begin().await?;
+        if let Some(q) = quarter {
+            if let Some(state) = crate::scoring::frozen(&mut tx, q).await? {
+                return Err(StoreError::Locked(Box::new(state)));
+            }
+        }
         let r = sqlx::query(
             "INSERT INTO attachment (owner, file_name, content_type, size, sha256, uploaded_by, uploaded_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

@@ -45,7 +45,7 @@ pub enum StoreError {
     #[error("无权访问该单位的数据")]
     OutOfScope,
     /// The quarter is approved: changes are new entries in a later period, not edits.
-    #[error("{} 的排序已由 {} 审定，期间已锁定，不能再修改", .0.quarter.label(), .0.approved_by.as_deref().unwrap_or("分管领导"))]
+    #[error("{}", scoring::locked_message(.0))]
     Locked(Box<RankingState>),
     #[error("数据库中的值无效：{0}")]
     Invalid(String),

@@ -238,11 +238,70 @@ async fn lock_of(conn: &mut AnyConnection, quarter: Quarter) -> Result<Option<Ra
         .fetch_optional(&mut *conn)
         .await?;
     let state = row.map(|r| state_row(quarter, &r)).transpose()?;
-    Ok(state.filter(|s| s.status.locked()))
+    // Submitted quarters are frozen too: what departments may appeal must not move under them.
+    Ok(state.filter(|s| s.status != RankingStatus::Draft))
+}
+
+/// The state of a quarter that no longer takes changes, if it is one.
+pub(crate) async fn frozen(
+    conn: &mut AnyConnection,
+    quarter: Quarter,
+) -> Result<Option<RankingState>> {
+    lock_of(conn, quarter).await
 }
 
 fn locked_error(state: RankingState) -> StoreError {
     StoreError::Locked(Box::new(state))
+}
+
+/// Why a frozen or locked quarter refuses a change.
+pub(crate) fn locked_message(s: &RankingState) -> String {
+    match s.status {
+        RankingStatus::Submitted => format!(
+            "{} 的排序已提交审定（申诉期），加减分事项和评价结果已冻结；如需修改，请联动办公室先撤回提交",
+            s.quarter.label()
+        ),
+        _ => format!(
+            "{} 的排序已由 {} 审定，期间已锁定，不能再修改",
+            s.quarter.label(),
+            s.approved_by.as_deref().unwrap_or("分管领导")
+        ),
+    }
+}
+
+/// Rules counted per month (未开展自查, 未评分排名, 自查无问题) count once a month: refuses a
+/// second live event for the same department, month and rule.
+async fn check_once_a_month(
+    conn: &mut AnyConnection,
+    e: &NewScoreEvent,
+    except: Option<i64>,
+) -> Result<()> {
+    if e.rule.per() != liandong_domain::scoring::Per::Month {
+        return Ok(());
+    }
+    let n: i64 = get(
+        &sqlx::query(
+            "SELECT COUNT(*) AS n FROM score_event s
+             WHERE s.department_id = $1 AND s.month = $2 AND s.rule = $3 AND s.status IN ('proposed', 'confirmed')
+               AND s.withdraws IS NULL AND NOT EXISTS (SELECT 1 FROM score_event w WHERE w.withdraws = s.id)
+               AND s.id <> $4",
+        )
+        .bind(e.department_id)
+        .bind(e.month.to_string())
+        .bind(e.rule.code())
+        .bind(except.unwrap_or(0))
+        .fetch_one(&mut *conn)
+        .await?,
+        "n",
+    )?;
+    if n > 0 {
+        return Err(StoreError::Conflict(format!(
+            "{} 已有“{}”事项：按月计的事项每月只计一次",
+            e.month.label(),
+            e.rule.label()
+        )));
+    }
+    Ok(())
 }
 
 fn state_row(quarter: Quarter, r: &AnyRow) -> Result<RankingState> {
@@ -289,6 +348,9 @@ async fn insert_event(
     e: &NewScoreEvent,
     withdraws: Option<i64>,
 ) -> Result<i64> {
+    if withdraws.is_none() {
+        check_once_a_month(conn, e, None).await?;
+    }
     let row = sqlx::query(
         "INSERT INTO score_event (department_id, month, rule, level, count, points_halves, rule_version_id, note, doc_no, occurred_on, withdraws, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
@@ -1001,7 +1063,8 @@ impl Store {
         if !scope.allows(event.department_id) {
             return Err(StoreError::OutOfScope);
         }
-        if event.status != "confirmed" || event.withdraws.is_some() {
+        if event.status != "confirmed" || event.withdraws.is_some() || event.withdrawn_by.is_some()
+        {
             return Err(StoreError::Conflict(format!(
                 "第 {event_id} 号不是计分的加减分事项，无需申诉"
             )));
@@ -1055,7 +1118,8 @@ impl Store {
         self.appeal(id).await
     }
 
-    /// Decides a pending appeal; upholding it withdraws the event with a new entry.
+    /// Decides a pending appeal; upholding it withdraws the event with a new entry, in the
+    /// same transaction (a quarter approved in between cannot leave an upheld appeal counted).
     pub async fn decide_appeal(
         &self,
         actor: &Actor,
@@ -1068,17 +1132,26 @@ impl Store {
         if appeal.status != "pending" {
             return Err(StoreError::Conflict(format!("第 {id} 号申诉已处理")));
         }
+        let original = self.score_event(appeal.event_id).await?;
         let mut tx = self.write.begin().await?;
-        let status = if uphold { "upheld" } else { "rejected" };
-        let n = sqlx::query("UPDATE appeal SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND status = 'pending'")
-            .bind(status)
-            .bind(&actor.username)
-            .bind(at)
-            .bind(reason)
-            .bind(id)
-            .execute(&mut *tx)
+        if let Some(state) = lock_of(&mut tx, appeal.quarter)
             .await?
-            .rows_affected();
+            .filter(|s| s.status.locked())
+        {
+            return Err(locked_error(state));
+        }
+        let status = if uphold { "upheld" } else { "rejected" };
+        let n = sqlx::query(
+            "UPDATE appeal SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(&actor.username)
+        .bind(at)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::Conflict(format!("第 {id} 号申诉已处理")));
         }
@@ -1092,13 +1165,69 @@ impl Store {
             Some(&json!({"status": status, "reason": reason})),
         )
         .await?;
+        if uphold && original.withdrawn_by.is_none() {
+            let entry = NewScoreEvent {
+                department_id: original.department_id,
+                month: original.month,
+                rule: original.rule,
+                level: original.level,
+                count: original.count,
+                points: original.points.negated(),
+                rule_version_id: original.rule_version_id,
+                note: format!("撤销第 {} 号：申诉成立，{reason}", original.id),
+                doc_no: None,
+                occurred_on: None,
+            };
+            let new_id = insert_event(&mut tx, actor, at, &entry, Some(original.id)).await?;
+            append(
+                &mut tx,
+                actor,
+                at,
+                "score_event.withdraw",
+                &format!("score_event:{}", original.id),
+                Some(&json!(original)),
+                Some(&json!({"withdrawal": new_id, "appeal": id})),
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.scoring_changed();
-        if uphold {
-            self.withdraw_score_event(actor, at, appeal.event_id, &format!("申诉成立：{reason}"))
-                .await?;
-        }
         self.appeal(id).await
+    }
+
+    /// Takes a submitted quarter back to draft (the office, to correct it); appeals filed stay.
+    pub async fn reopen_ranking(
+        &self,
+        actor: &Actor,
+        at: i64,
+        quarter: Quarter,
+    ) -> Result<RankingState> {
+        let mut tx = self.write.begin().await?;
+        let n =
+            sqlx::query("DELETE FROM ranking_period WHERE quarter = $1 AND status = 'submitted'")
+                .bind(quarter.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} 的排序不在申诉期，不能撤回",
+                quarter.label()
+            )));
+        }
+        append(
+            &mut tx,
+            actor,
+            at,
+            "ranking.reopen",
+            &format!("ranking:{quarter}"),
+            Some(&json!({"status": "submitted"})),
+            Some(&json!({"status": "draft"})),
+        )
+        .await?;
+        tx.commit().await?;
+        self.scoring_changed();
+        self.ranking_state(quarter).await
     }
 
     pub async fn acknowledgements(&self, quarter: Quarter) -> Result<Vec<Acknowledgement>> {
@@ -1189,6 +1318,12 @@ impl Store {
         reason: &str,
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
+        if let Some(state) = lock_of(&mut tx, quarter)
+            .await?
+            .filter(|s| s.status.locked())
+        {
+            return Err(locked_error(state));
+        }
         sqlx::query(
             "INSERT INTO lapse_flag (quarter, department_id, reason, flagged_by, flagged_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (quarter, department_id) DO UPDATE SET reason = $3, flagged_by = $4, flagged_at = $5",

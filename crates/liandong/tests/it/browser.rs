@@ -104,7 +104,11 @@ async fn sign_in_and_see_the_26_departments_grouped_9_15_2() {
         .click()
         .await
         .expect("click");
-    // Back where we wanted to go.
+    // Back where we wanted to go (the sign-in page has an h1 too: wait for the list).
+    c.wait()
+        .for_element(Locator::Id("category-close"))
+        .await
+        .expect("departments");
     let heading = c
         .wait()
         .for_element(Locator::Css("h1"))
@@ -164,7 +168,7 @@ async fn the_pages_fit_a_360_pixel_phone() {
         .await
         .expect("click");
     c.wait()
-        .for_element(Locator::Css("h1"))
+        .for_element(Locator::Css("header .me"))
         .await
         .expect("home");
     for page in [
@@ -215,8 +219,9 @@ async fn sign_in(c: &fantoccini::Client, app: &TestApp, user: &str, password: &s
         .click()
         .await
         .expect("click");
+    // The sign-in page has an h1 too: wait for what only a signed-in page shows.
     c.wait()
-        .for_element(Locator::Css("h1"))
+        .for_element(Locator::Css("header .me"))
         .await
         .expect("signed in");
 }
@@ -235,12 +240,11 @@ async fn sign_out(c: &fantoccini::Client) {
 }
 
 async fn click(c: &fantoccini::Client, id: &str) {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|_| panic!("#{id}"))
-        .click()
-        .await
-        .expect("click");
+    let Ok(button) = c.find(Locator::Id(id)).await else {
+        let page = c.source().await.unwrap_or_default();
+        panic!("#{id} missing:\n{page}");
+    };
+    button.click().await.expect("click");
     c.wait()
         .for_element(Locator::Css("p.msg.ok"))
         .await
@@ -255,8 +259,23 @@ async fn the_quarterly_bulletin_flow_from_submission_to_acknowledgement() {
         ..Options::default()
     })
     .await;
-    // A quarter the demo county never touched: a draft.
+    // A quarter the demo county never touched: a draft, with its evaluations entered.
     let period = "2024-Q2";
+    let quarter: liandong_domain::Quarter = period.parse().expect("quarter");
+    let actor = liandong_store::Actor::system("test");
+    for d in app.app.store.departments().await.expect("departments") {
+        let kind = if d.category == liandong_domain::Category::Close {
+            liandong_store::EvaluationKind::Extended
+        } else if liandong_service::scoring::RANKED_EXTERNALLY.contains(&d.code.as_str()) {
+            liandong_store::EvaluationKind::External
+        } else {
+            continue;
+        };
+        app.app
+            .record_evaluation(&actor, quarter, d.id, kind, 95.into(), chrono::Utc::now())
+            .await
+            .expect("evaluation");
+    }
     let c = browser(driver.port, 1280).await;
     let page = app.url(&format!("/rankings?period={period}"));
     sign_in(&c, &app, "office", DEMO_PASSWORD).await;

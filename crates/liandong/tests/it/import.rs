@@ -262,6 +262,7 @@ async fn a_locked_quarter_refuses_the_whole_import() {
     app.user("leader1", liandong_domain::Role::Leader, vec![])
         .await;
     let leader = app.token("leader1", GOOD_PASSWORD).await;
+    crate::scoring::evaluate_all(&app, &admin, "2023-Q2").await;
     app.send(
         Method::POST,
         &admin,

@@ -32,6 +32,32 @@ async fn ok_event(
     json(res).await
 }
 
+/// Enters every evaluation a quarter needs before it can be submitted.
+pub async fn evaluate_all(app: &TestApp, token: &str, quarter: &str) {
+    for dept in 1..=9 {
+        let res = app
+            .send(
+                Method::PUT,
+                token,
+                &format!("/api/v1/evaluations/{quarter}/{dept}"),
+                json!({"kind": "extended", "score": 100}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    for dept in [FINANCE, RURAL] {
+        let res = app
+            .send(
+                Method::PUT,
+                token,
+                &format!("/api/v1/evaluations/{quarter}/{dept}"),
+                json!({"kind": "external", "score": 100}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
 fn row(ranking: &Value, dept: i64) -> &Value {
     ranking
         .as_array()
@@ -169,7 +195,7 @@ async fn events_are_validated_against_their_rule() {
         ),
         (
             json!({"department_id": EDU, "period": "2023-04", "rule": "meeting.absent", "level": "city", "count": 1}),
-            "rule",
+            "level",
         ),
         (
             json!({"department_id": DISCIPLINE, "period": "2023-04", "rule": "selfcheck.township_unscored", "count": 1}),
@@ -371,6 +397,7 @@ async fn before_submission_departments_see_their_row_and_only_the_leader_approve
         .status(),
         StatusCode::CONFLICT
     );
+    evaluate_all(&app, &admin, "2023-Q2").await;
     let res = app
         .send(
             Method::POST,
@@ -408,6 +435,7 @@ async fn appeals_hold_approval_until_decided_and_upheld_ones_withdraw_the_event(
     open.user("leader1", liandong_domain::Role::Leader, vec![])
         .await;
     let leader = open.token("leader1", GOOD_PASSWORD).await;
+    evaluate_all(&open, &admin, "2023-Q2").await;
     open.send(
         Method::POST,
         &admin,
@@ -445,6 +473,7 @@ async fn appeals_hold_approval_until_decided_and_upheld_ones_withdraw_the_event(
     let edu = app.token("edu-staff", GOOD_PASSWORD).await;
     let leader = app.token("leader1", GOOD_PASSWORD).await;
     // With no appeal window, the quarter can go to the leader as soon as it is submitted.
+    evaluate_all(&app, &admin, "2023-Q2").await;
     app.send(
         Method::POST,
         &admin,
@@ -574,6 +603,7 @@ async fn an_upheld_appeal_withdraws_the_event_with_a_new_entry() {
     app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
         .await;
     let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    evaluate_all(&app, &admin, "2023-Q2").await;
     app.send(
         Method::POST,
         &admin,
@@ -783,6 +813,7 @@ async fn the_ranking_workbook_and_the_bulletin_document() {
     app.user("leader1", liandong_domain::Role::Leader, vec![])
         .await;
     let leader = app.token("leader1", GOOD_PASSWORD).await;
+    evaluate_all(&app, &admin, "2023-Q2").await;
     app.send(
         Method::POST,
         &admin,
@@ -978,6 +1009,7 @@ async fn events_carry_evidence_that_only_their_department_and_the_county_see() {
     app.user("leader1", liandong_domain::Role::Leader, vec![])
         .await;
     let leader = app.token("leader1", GOOD_PASSWORD).await;
+    evaluate_all(&app, &admin, "2023-Q2").await;
     app.send(
         Method::POST,
         &admin,
@@ -1148,6 +1180,7 @@ async fn the_annual_summary_is_the_mean_of_the_approved_quarters() {
     )
     .await;
     for q in ["2023-Q1", "2023-Q2"] {
+        evaluate_all(&app, &admin, q).await;
         app.send(
             Method::POST,
             &admin,
@@ -1185,4 +1218,121 @@ async fn the_annual_summary_is_the_mean_of_the_approved_quarters() {
         json!([97.0, null, null, null])
     );
     assert_eq!(row(&theirs, DISCIPLINE)["mean"], 97.0);
+}
+
+#[tokio::test]
+async fn a_submitted_quarter_is_complete_frozen_and_can_be_taken_back() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    // Evaluations missing: submission refused, naming them.
+    let (code, msg) = error_code(
+        app.send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/submit",
+            json!({}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "conflict");
+    assert!(
+        msg.contains("县教育局（延伸评价）") && msg.contains("县乡村振兴局（上级评估结果）"),
+        "{msg}"
+    );
+    // Once a month, once: a second "未开展自查" for the same month is refused.
+    ok_event(
+        &app,
+        &admin,
+        EDU,
+        "2023-04",
+        "selfcheck.not_conducted",
+        None,
+        1,
+    )
+    .await;
+    let (code, msg) = error_code(event(&app, &admin, json!({"department_id": EDU, "period": "2023-04", "rule": "selfcheck.not_conducted", "count": 1})).await, StatusCode::CONFLICT).await;
+    assert_eq!(code, "conflict");
+    assert!(msg.contains("每月只计一次"), "{msg}");
+    evaluate_all(&app, &admin, "2023-Q2").await;
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/submit",
+            json!({})
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    // Frozen while departments may appeal.
+    let (code, msg) = error_code(
+        event(
+            &app,
+            &admin,
+            json!({"department_id": EDU, "period": "2023-05", "rule": "report.late", "count": 1}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(code, "period_locked");
+    assert!(msg.contains("申诉期"), "{msg}");
+    // The bulletin list stays with the county until publication.
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    assert_eq!(
+        app.get(&edu, "/api/v1/rankings/2023-Q2/bulletin-list")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // The office takes it back, corrects, and may submit again.
+    let res = app
+        .send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/reopen",
+            json!({}),
+        )
+        .await;
+    assert_eq!(json(res).await["status"], "draft");
+    assert_eq!(
+        event(
+            &app,
+            &admin,
+            json!({"department_id": EDU, "period": "2023-05", "rule": "report.late", "count": 1})
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
+    let ranking = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(row(&ranking, EDU)["status"], "draft");
+    assert_eq!(row(&ranking, EDU)["appeal_open"], false);
+    assert_eq!(
+        app.send(
+            Method::POST,
+            &admin,
+            "/api/v1/rankings/2023-Q2/submit",
+            json!({})
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let ranking = json(app.get(&admin, "/api/v1/rankings?period=2023-Q2").await).await;
+    assert_eq!(
+        row(&ranking, EDU)["status"],
+        "draft",
+        "api.md knows draft, approved and published"
+    );
+    assert_eq!(row(&ranking, EDU)["appeal_open"], true);
 }

@@ -85,6 +85,7 @@ pub fn routes() -> Router<AppState> {
         .route("/attachments/{id}", get(scoring::download_attachment))
         .route("/score-events/proposals", get(scoring::proposals))
         .route("/rankings/annual", get(scoring::annual))
+        .route("/rankings/{period}/reopen", post(scoring::reopen))
         .route(
             "/score-events/{id}/decision",
             post(scoring::decide_proposal),
@@ -147,7 +148,7 @@ impl Modify for BearerAuth {
         registry::notices, registry::notice, registry::publish_notice,
         scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
         scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
-        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag, scoring::attach, scoring::attachments, scoring::download_attachment, scoring::proposals, scoring::decide_proposal, scoring::annual,
+        scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag, scoring::attach, scoring::attachments, scoring::download_attachment, scoring::proposals, scoring::decide_proposal, scoring::annual, scoring::reopen,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),

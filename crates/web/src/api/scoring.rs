@@ -90,6 +90,8 @@ pub struct ScoreEventDto {
     status: String,
     /// What a proposed event rests on.
     fact: Option<String>,
+    /// Whether the event's points count in the score (confirmed; withdrawal entries included).
+    counts: bool,
 }
 
 pub fn event_dto(e: &ScoreEvent) -> ScoreEventDto {
@@ -112,6 +114,7 @@ pub fn event_dto(e: &ScoreEvent) -> ScoreEventDto {
         created_by: e.created_by.clone(),
         status: e.status.clone(),
         fact: e.fact.clone(),
+        counts: e.status == "confirmed",
     }
 }
 
@@ -278,6 +281,7 @@ pub async fn put_evaluation(
     AppJson(b): AppJson<EvaluationRequest>,
 ) -> AppResult<Json<EvaluationDto>> {
     let quarter = parse_quarter(&period, "period")?;
+    st.app.store.department(department_id).await?;
     let kind = EvaluationKind::from_code(&b.kind)
         .ok_or_else(|| AppError::invalid("kind", "评价类别须为 extended 或 external"))?;
     if kind == EvaluationKind::External && !u.principal().user.role.is_office() {
@@ -317,10 +321,20 @@ pub struct RankingItem {
     score: Decimal,
     /// Within the category; ties share a rank.
     rank: u32,
-    /// draft, approved or published (submitted while appeals are open)
+    /// draft, approved or published (api.md); a submitted quarter is still a draft
     status: String,
+    /// True while the quarter is submitted and departments may appeal.
+    appeal_open: bool,
     /// office, combined, awaiting_extended, external or awaiting_external
     basis: String,
+}
+
+/// api.md's three states: a quarter submitted for appeal is still a draft.
+fn contract_status(s: liandong_store::RankingStatus) -> &'static str {
+    match s {
+        liandong_store::RankingStatus::Draft | liandong_store::RankingStatus::Submitted => "draft",
+        other => other.code(),
+    }
 }
 
 fn ranking_items(r: &Ranking) -> Vec<RankingItem> {
@@ -333,7 +347,8 @@ fn ranking_items(r: &Ranking) -> Vec<RankingItem> {
             office_score: x.ranked.office_score,
             score: x.ranked.score,
             rank: x.ranked.rank,
-            status: r.state.status.code().into(),
+            status: contract_status(r.state.status).into(),
+            appeal_open: r.state.status == liandong_store::RankingStatus::Submitted,
             basis: serde_json::to_value(x.ranked.basis)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -771,10 +786,15 @@ pub struct BulletinItem {
 #[utoipa::path(get, path = "/api/v1/rankings/{period}/bulletin-list", tag = "scoring", responses((status = 200, body = [BulletinItem])))]
 pub async fn bulletin_list(
     State(st): State<AppState>,
-    _u: Require<AnyUser>,
+    u: Require<AnyUser>,
     Path(period): Path<String>,
 ) -> AppResult<Json<Vec<BulletinItem>>> {
     let q = parse_quarter(&period, "period")?;
+    if !u.principal().user.role.sees_all()
+        && st.app.store.ranking_state(q).await?.status != liandong_store::RankingStatus::Published
+    {
+        return Err(AppError::forbidden("通报名单在排序结果通报后公开"));
+    }
     let deps = st.app.store.departments().await?;
     let name = |id: i64| {
         deps.iter()
@@ -1047,4 +1067,19 @@ pub async fn annual(
             })
             .collect(),
     ))
+}
+
+/// Takes a submitted quarter back to draft (the office), to correct events or evaluations.
+#[utoipa::path(post, path = "/api/v1/rankings/{period}/reopen", tag = "scoring", responses((status = 200, body = RankingStateDto), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn reopen(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+) -> AppResult<Json<RankingStateDto>> {
+    let q = parse_quarter(&period, "period")?;
+    Ok(Json(state_dto(
+        &st.app
+            .reopen_ranking(&u.principal().actor(), q, chrono::Utc::now())
+            .await?,
+    )))
 }

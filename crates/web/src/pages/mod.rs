@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/rankings/{period}/submit", post(scoring::submit))
         .route("/rankings/{period}/approve", post(scoring::approve))
         .route("/rankings/{period}/publish", post(scoring::publish))
+        .route("/rankings/{period}/reopen", post(scoring::reopen))
         .route("/rankings/{period}/acknowledge", post(scoring::acknowledge))
         .route("/rankings/{period}/flags", post(scoring::flag))
         .route(

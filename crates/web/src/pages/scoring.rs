@@ -263,11 +263,12 @@ pub async fn rankings(
     let quarterly = ranking.kind == RankingKind::Quarterly;
     let state = &ranking.state;
     let role = p.user.role;
-    let (bulletin, flagged) = if quarterly {
-        bulletin_lines(&st, quarter).await?
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let (bulletin, flagged) =
+        if quarterly && (role.sees_all() || state.status == RankingStatus::Published) {
+            bulletin_lines(&st, quarter).await?
+        } else {
+            (Vec::new(), Vec::new())
+        };
     let mut actions = Vec::new();
     let base = format!("/rankings/{quarter}");
     let at = now().timestamp();
@@ -281,6 +282,11 @@ pub async fn rankings(
         RankingStatus::Submitted if role == liandong_domain::Role::Leader && !window_open => {
             actions.push((format!("{base}/approve"), "审定并锁定", "approve-ranking"))
         }
+        RankingStatus::Submitted if role.is_office() => actions.push((
+            format!("{base}/reopen"),
+            "撤回提交（修改后重新提交）",
+            "reopen-ranking",
+        )),
         RankingStatus::Approved if role.is_office() => actions.push((
             format!("{base}/publish"),
             "通报送达各单位",
@@ -404,6 +410,7 @@ async fn workflow(st: &AppState, p: &Principal, period: &str, what: &str) -> App
     match what {
         "submit" => st.app.submit_ranking(&actor, q, now()).await.map(|_| ())?,
         "approve" => st.app.approve_ranking(&actor, q, now()).await.map(|_| ())?,
+        "reopen" => st.app.reopen_ranking(&actor, q, now()).await.map(|_| ())?,
         _ => st.app.publish_ranking(&actor, q, now()).await.map(|_| ())?,
     }
     Ok(Redirect::to(&format!("/rankings?period={q}&msg=saved")).into_response())
@@ -423,6 +430,14 @@ pub async fn approve(
     Path(period): Path<String>,
 ) -> AppResult<Response> {
     workflow(&st, u.principal(), &period, "approve").await
+}
+
+pub async fn reopen(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(period): Path<String>,
+) -> AppResult<Response> {
+    workflow(&st, u.principal(), &period, "reopen").await
 }
 
 pub async fn publish(
