@@ -57,6 +57,7 @@ pub struct Ranking {
 #[derive(Debug, Default)]
 pub struct RankingCache {
     entries: std::sync::Mutex<std::collections::HashMap<String, (u64, Ranking)>>,
+    laggards: std::sync::Mutex<std::collections::HashMap<String, (u64, Vec<i64>)>>,
 }
 
 impl RankingCache {
@@ -367,6 +368,27 @@ impl App {
     /// many quarters running as the setting says (default two). Quarters nobody scored say
     /// nothing about lagging.
     pub async fn laggards(&self, quarter: Quarter) -> Result<Vec<i64>> {
+        let generation = self.store.scoring_generation();
+        let key = quarter.to_string();
+        let hit = self.rankings.laggards.lock().ok().and_then(|m| {
+            m.get(&key)
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = hit {
+            return Ok(v);
+        }
+        let v = self.compute_laggards(quarter).await?;
+        if let Ok(mut m) = self.rankings.laggards.lock() {
+            if m.len() > 512 {
+                m.clear();
+            }
+            m.insert(key, (generation, v.clone()));
+        }
+        Ok(v)
+    }
+
+    async fn compute_laggards(&self, quarter: Quarter) -> Result<Vec<i64>> {
         let n = self.settings.laggard_quarters.max(1) as usize;
         let mut quarters = vec![quarter];
         while quarters.len() < n {
