@@ -1336,3 +1336,111 @@ async fn a_submitted_quarter_is_complete_frozen_and_can_be_taken_back() {
     );
     assert_eq!(row(&ranking, EDU)["appeal_open"], true);
 }
+
+#[tokio::test]
+async fn departments_list_only_their_events_and_auditors_change_nothing() {
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    ok_event(&app, &admin, EDU, "2023-04", "report.late", None, 1).await;
+    let other = ok_event(&app, &admin, HEALTH, "2023-04", "report.late", None, 1).await;
+    app.user("edu-staff", liandong_domain::Role::Department, vec![EDU])
+        .await;
+    app.user("auditor1", liandong_domain::Role::Auditor, vec![])
+        .await;
+    let edu = app.token("edu-staff", GOOD_PASSWORD).await;
+    let auditor = app.token("auditor1", GOOD_PASSWORD).await;
+    let mine = json(app.get(&edu, "/api/v1/score-events?period=2023-04").await).await;
+    let ids: Vec<i64> = mine
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["department_id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, [EDU]);
+    let theirs = json(
+        app.get(
+            &edu,
+            &format!("/api/v1/score-events?period=2023-04&department_id={HEALTH}"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(theirs, json!([]));
+    assert_eq!(
+        app.get(
+            &edu,
+            &format!("/api/v1/score-events/{}/attachments", other["id"])
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    // The auditor reads all of it and can change none of it.
+    assert_eq!(
+        json(
+            app.get(&auditor, "/api/v1/score-events?period=2023-04")
+                .await
+        )
+        .await
+        .as_array()
+        .expect("array")
+        .len(),
+        2
+    );
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/v1/score-events".to_owned(),
+            json!({"department_id": EDU, "period": "2023-04", "rule": "report.late", "count": 1}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/score-events/{}/withdraw", other["id"]),
+            json!({"reason": "x"}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/evaluations/2023-Q2/{EDU}"),
+            json!({"kind": "extended", "score": 90}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/rankings/2023-Q2/submit".to_owned(),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/rankings/2023-Q2/approve".to_owned(),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/appeals".to_owned(),
+            json!({"event_id": other["id"], "reason": "x"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/rankings/2023-Q2/flags".to_owned(),
+            json!({"department_id": EDU, "reason": "x"}),
+        ),
+    ] {
+        assert_eq!(
+            app.send(method, &auditor, &path, body).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        json(app.get(&admin, "/api/v1/score-events?period=2023-04").await)
+            .await
+            .as_array()
+            .expect("array")
+            .len(),
+        2,
+        "nothing changed"
+    );
+}
