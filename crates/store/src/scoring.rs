@@ -231,6 +231,16 @@ const EVENT_SELECT: &str = "SELECT e.*, u.name AS department, u.category AS cate
         (SELECT w.id FROM score_event w WHERE w.withdraws = e.id) AS withdrawn_by
      FROM score_event e JOIN unit u ON u.id = e.department_id";
 
+/// An event as stored, read on the caller's transaction.
+async fn event_in(conn: &mut AnyConnection, id: i64) -> Result<ScoreEvent> {
+    event_row(
+        &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
 /// The lock of a quarter, checked inside the writing transaction.
 async fn lock_of(conn: &mut AnyConnection, quarter: Quarter) -> Result<Option<RankingState>> {
     let row = sqlx::query("SELECT * FROM ranking_period WHERE quarter = $1")
@@ -491,12 +501,7 @@ impl Store {
             return Err(locked_error(state));
         }
         let id = insert_event(&mut tx, actor, at, e, None).await?;
-        let stored = event_row(
-            &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?,
-        )?;
+        let stored = event_in(&mut tx, id).await?;
         append(
             &mut tx,
             actor,
@@ -556,12 +561,7 @@ impl Store {
             .map_err(|e| crate::conflict(e, "该文件已导入过"))?;
         for e in events {
             let id = insert_event(&mut tx, actor, at, e, None).await?;
-            let stored = event_row(
-                &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?,
-            )?;
+            let stored = event_in(&mut tx, id).await?;
             append(
                 &mut tx,
                 actor,
@@ -597,12 +597,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let stored = event_row(
-            &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?,
-        )?;
+        let stored = event_in(&mut tx, id).await?;
         append(
             &mut tx,
             actor,
@@ -721,12 +716,7 @@ impl Store {
                 StoreError::Db(db) => crate::conflict(db, format!("第 {id} 号加减分事项已撤销")),
                 other => other,
             })?;
-        let stored = event_row(
-            &sqlx::query(&format!("{EVENT_SELECT} WHERE e.id = $1"))
-                .bind(new_id)
-                .fetch_one(&mut *tx)
-                .await?,
-        )?;
+        let stored = event_in(&mut tx, new_id).await?;
         append(
             &mut tx,
             actor,
