@@ -5,6 +5,7 @@ pub mod audit;
 pub mod deadline;
 pub mod id_number;
 pub mod mask;
+pub mod monthly;
 pub mod password;
 pub mod period;
 pub mod registry;

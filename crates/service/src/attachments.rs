@@ -58,7 +58,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<Attachment> {
         let event = self.store.score_event(event_id).await?;
-        self.attach(
+        self.store_file(
             actor,
             &format!("score_event:{event_id}"),
             Some(event.month.quarter()),
@@ -69,7 +69,7 @@ impl App {
         .await
     }
 
-    async fn attach(
+    pub(crate) async fn store_file(
         &self,
         actor: &Actor,
         owner: &str,
@@ -129,23 +129,41 @@ impl App {
     /// An attachment and its bytes, if the user may see what it belongs to.
     pub async fn read_attachment(&self, scope: &Scope, id: i64) -> Result<(Attachment, Vec<u8>)> {
         let a = self.store.attachment(id).await?;
-        match a.owner.split_once(':') {
-            Some(("score_event", event)) => {
-                let event: i64 = event
-                    .parse()
-                    .map_err(|_| ServiceError::NotFound("未找到该附件".into()))?;
-                let e = self.store.score_event(event).await?;
-                if !scope.allows(e.department_id) {
-                    return Err(ServiceError::NotFound("未找到该附件".into()));
-                }
-            }
-            _ => return Err(ServiceError::NotFound("未找到该附件".into())),
+        if !self.may_read_owner(scope, &a.owner).await? {
+            return Err(ServiceError::NotFound("未找到该附件".into()));
         }
         let path = self.store.attachments_dir().join(&a.sha256);
         let bytes = tokio::fs::read(&path)
             .await
             .map_err(|e| ServiceError::Internal(format!("附件文件缺失：{e}")))?;
         Ok((a, bytes))
+    }
+}
+
+impl App {
+    /// Whether a record owning attachments is inside `scope` (a thumbnail follows its photo).
+    async fn may_read_owner(&self, scope: &Scope, owner: &str) -> Result<bool> {
+        let mut owner = owner.to_owned();
+        for _ in 0..2 {
+            let Some((kind, id)) = owner.split_once(':') else {
+                return Ok(false);
+            };
+            let Ok(id) = id.parse::<i64>() else {
+                return Ok(false);
+            };
+            let unit = match kind {
+                "score_event" => self.store.score_event(id).await.map(|e| e.department_id),
+                "problem" => self.store.problem(id).await.map(|p| p.department_id),
+                "monthly_report" => self.store.monthly_report(id).await.map(|r| r.department_id),
+                "thumb" => {
+                    owner = self.store.attachment(id).await?.owner;
+                    continue;
+                }
+                _ => return Ok(false),
+            };
+            return Ok(unit.is_ok_and(|u| scope.allows(u)));
+        }
+        Ok(false)
     }
 }
 

@@ -6,6 +6,8 @@ pub mod attachments;
 pub mod auth;
 pub mod demo;
 pub mod error;
+pub mod monthly;
+pub mod photos;
 pub mod scoring;
 pub mod settings;
 pub mod users;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use liandong_domain::deadline::MonthlyReportDeadline;
 use liandong_domain::password::PasswordPolicy;
 use liandong_domain::scoring::Weights;
 
@@ -35,6 +36,10 @@ pub struct Settings {
     /// Quarters running a department must be last in its category to be flagged for the
     /// county-wide bulletin.
     pub laggard_quarters: u32,
+    /// The day of the next month by which a month's self-inspection report is due (次月5日前).
+    pub report_deadline: MonthlyReportDeadline,
+    /// Days before a deadline from which a step shows as due soon on dashboards.
+    pub due_soon_days: i64,
 }
 
 impl Settings {
@@ -57,6 +62,8 @@ impl Settings {
             appeal_days: 3,
             weights: Weights::default(),
             laggard_quarters: 2,
+            report_deadline: MonthlyReportDeadline::default(),
+            due_soon_days: 3,
         }
     }
 

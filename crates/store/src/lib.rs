@@ -8,6 +8,7 @@
 mod attachments;
 mod audit;
 mod migrate;
+mod monthly;
 mod notices;
 mod registry;
 mod scoring;
@@ -23,6 +24,11 @@ use sqlx::{AnyPool, Connection, Executor, Row};
 pub use attachments::Attachment;
 pub use audit::{AuditEntry, AuditFilter, LoginAttempt, LoginFilter};
 pub use liandong_domain::audit::ChainBreak;
+pub use monthly::{
+    Assignment, AttendanceRecord, Draw, Finding, FollowUpTask, InspectionPlan, Meeting, MonthClose,
+    MonthRecords, MonthlyReport, NewAssignment, NewFinding, NewMeeting, NewProblem, Problem,
+    ProblemFilter, SubmissionRequirement, SubmissionTarget, TownshipScore, Verification,
+};
 pub use notices::{NewNotice, Notice};
 pub use registry::{Department, Duty, PersonKind, ResponsiblePerson, Township, Unit};
 pub use scoring::{

@@ -21,6 +21,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "scoring",
         sqlite: include_str!("../migrations/sqlite/0002_scoring.sql"),
     },
+    Migration {
+        version: 3,
+        name: "monthly",
+        sqlite: include_str!("../migrations/sqlite/0003_monthly.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

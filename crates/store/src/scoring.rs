@@ -242,7 +242,10 @@ async fn event_in(conn: &mut AnyConnection, id: i64) -> Result<ScoreEvent> {
 }
 
 /// The lock of a quarter, checked inside the writing transaction.
-async fn lock_of(conn: &mut AnyConnection, quarter: Quarter) -> Result<Option<RankingState>> {
+pub(crate) async fn lock_of(
+    conn: &mut AnyConnection,
+    quarter: Quarter,
+) -> Result<Option<RankingState>> {
     let row = sqlx::query("SELECT * FROM ranking_period WHERE quarter = $1")
         .bind(quarter.to_string())
         .fetch_optional(&mut *conn)
@@ -381,6 +384,35 @@ async fn insert_event(
     .fetch_one(&mut *conn)
     .await?;
     get(&row, "id")
+}
+
+/// Inserts an event the platform proposes from `fact`, with its operation-log entry, on the
+/// caller's transaction (which has checked the quarter's lock).
+pub(crate) async fn insert_proposal(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    at: i64,
+    e: &NewScoreEvent,
+    fact: &str,
+) -> Result<ScoreEvent> {
+    let id = insert_event(conn, actor, at, e, None).await?;
+    sqlx::query("UPDATE score_event SET status = 'proposed', fact = $1 WHERE id = $2")
+        .bind(fact)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let stored = event_in(conn, id).await?;
+    append(
+        conn,
+        actor,
+        at,
+        "score_event.propose",
+        &format!("score_event:{id}"),
+        None,
+        Some(&json!(stored)),
+    )
+    .await?;
+    Ok(stored)
 }
 
 impl Store {
@@ -591,23 +623,7 @@ impl Store {
         if let Some(state) = lock_of(&mut tx, e.month.quarter()).await? {
             return Err(locked_error(state));
         }
-        let id = insert_event(&mut tx, actor, at, e, None).await?;
-        sqlx::query("UPDATE score_event SET status = 'proposed', fact = $1 WHERE id = $2")
-            .bind(fact)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let stored = event_in(&mut tx, id).await?;
-        append(
-            &mut tx,
-            actor,
-            at,
-            "score_event.propose",
-            &format!("score_event:{id}"),
-            None,
-            Some(&json!(stored)),
-        )
-        .await?;
+        let stored = insert_proposal(&mut tx, actor, at, e, fact).await?;
         tx.commit().await?;
         self.scoring_changed();
         Ok(stored)
