@@ -126,6 +126,19 @@ impl App {
         if !p.write_scope().allows(unit) {
             return Err(ServiceError::Forbidden("无权操作其他单位的数据".into()));
         }
+        self.store_photo(&p.actor(), owner, file_name, bytes, now)
+            .await
+    }
+
+    /// Cleans a photo and stores it with its thumbnail (the caller has checked the owner).
+    pub(crate) async fn store_photo(
+        &self,
+        actor: &liandong_store::Actor,
+        owner: PhotoOwner,
+        file_name: &str,
+        bytes: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Photo> {
         let data = bytes.to_vec();
         let ((image, _, ext), thumb) = tokio::task::spawn_blocking(move || clean(&data))
             .await
@@ -135,13 +148,12 @@ impl App {
             .map(|(s, _)| s)
             .unwrap_or(file_name);
         let name = format!("{stem}.{ext}");
-        let actor = p.actor();
         let stored = self
-            .store_file(&actor, &owner.key(), None, &name, &image, now)
+            .store_file(actor, &owner.key(), None, &name, &image, now)
             .await?;
         let t = self
             .store_file(
-                &actor,
+                actor,
                 &format!("thumb:{}", stored.id),
                 None,
                 &format!("{stem}-缩略图.jpg"),

@@ -307,6 +307,15 @@ impl Rule for Evaluator {
     const DENIED: &'static str = "仅联动办公室和县专班办公室可以录入评价结果";
 }
 
+/// The office and the verification team (核查暗访小组): verifications and their findings.
+pub struct VerificationTeam;
+impl Rule for VerificationTeam {
+    fn allows(role: Role) -> bool {
+        role.is_office() || role == Role::Verifier
+    }
+    const DENIED: &'static str = "仅联动办公室和核查暗访小组可以进行核查";
+}
+
 pub struct Require<R: Rule>(pub Principal, PhantomData<R>);
 
 impl<R: Rule> Require<R> {

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1` (api.md) and its OpenAPI document, generated from the code.
 
 mod admin;
+pub(crate) mod monthly;
 mod registry;
 pub(crate) mod scoring;
 mod session;
@@ -93,6 +94,83 @@ pub fn routes() -> Router<AppState> {
         .route("/appeals", post(scoring::file_appeal))
         .route("/appeals/{id}/decision", post(scoring::decide_appeal))
         .route("/rules", get(scoring::rules).post(scoring::add_rules))
+        .route("/monthly/{period}", get(monthly::month))
+        .route("/monthly/{period}/reports", get(monthly::reports))
+        .route(
+            "/monthly/{period}/departments/{department_id}/reports/{kind}",
+            put(monthly::put_report),
+        )
+        .route(
+            "/monthly/{period}/close-preview",
+            get(monthly::close_preview),
+        )
+        .route("/monthly/{period}/close", post(monthly::close))
+        .route(
+            "/inspection-plans/{department_id}",
+            get(monthly::plans).post(monthly::save_plan),
+        )
+        .route(
+            "/problems",
+            get(monthly::problems).post(monthly::create_problem),
+        )
+        .route(
+            "/problems/import",
+            post(monthly::import_problems).layer(axum::extract::DefaultBodyLimit::max(
+                crate::pages::scoring::IMPORT_LIMIT,
+            )),
+        )
+        .route("/problems/{id}", get(monthly::problem))
+        .route("/problems/{id}/rectify", post(monthly::rectify))
+        .route("/problems/{id}/close", post(monthly::close_problem))
+        .route(
+            "/problems/{id}/photos",
+            get(monthly::problem_photos)
+                .post(monthly::problem_photo)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::pages::scoring::IMPORT_LIMIT,
+                )),
+        )
+        .route(
+            "/reports/{id}/photos",
+            post(monthly::report_photo).layer(axum::extract::DefaultBodyLimit::max(
+                crate::pages::scoring::IMPORT_LIMIT,
+            )),
+        )
+        .route("/township-scores/{period}", get(monthly::township_rankings))
+        .route(
+            "/township-scores/{period}/{department_id}",
+            put(monthly::put_township_scores),
+        )
+        .route(
+            "/meetings",
+            get(monthly::meetings).post(monthly::create_meeting),
+        )
+        .route("/meetings/{id}", get(monthly::meeting))
+        .route("/meetings/{id}/record", put(monthly::record_meeting))
+        .route("/meetings/{id}/tasks", post(monthly::create_task))
+        .route("/tasks/{id}/done", post(monthly::task_done))
+        .route(
+            "/assignments",
+            get(monthly::assignments).post(monthly::create_assignment),
+        )
+        .route("/assignments/{id}", get(monthly::assignment))
+        .route("/assignments/{id}/report", post(monthly::report_assignment))
+        .route(
+            "/verifications",
+            get(monthly::verifications).post(monthly::create_verification),
+        )
+        .route("/verifications/{id}", get(monthly::verification))
+        .route("/verifications/{id}/draw", post(monthly::draw))
+        .route(
+            "/verifications/{id}/findings",
+            post(monthly::create_finding),
+        )
+        .route(
+            "/submissions",
+            get(monthly::requirements).post(monthly::create_requirement),
+        )
+        .route("/submissions/{id}/submit", post(monthly::submit))
+        .route("/reminders", get(monthly::reminders))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -149,6 +227,15 @@ impl Modify for BearerAuth {
         scoring::create_event, scoring::list_events, scoring::withdraw_event, scoring::put_evaluation,
         scoring::rankings, scoring::submit, scoring::approve, scoring::publish, scoring::acknowledge,
         scoring::file_appeal, scoring::appeals, scoring::decide_appeal, scoring::rules, scoring::add_rules, scoring::import, scoring::bulletin_list, scoring::flag, scoring::attach, scoring::attachments, scoring::download_attachment, scoring::proposals, scoring::decide_proposal, scoring::annual, scoring::reopen,
+        monthly::month, monthly::reports, monthly::put_report, monthly::close_preview, monthly::close,
+        monthly::plans, monthly::save_plan,
+        monthly::problems, monthly::create_problem, monthly::problem, monthly::rectify, monthly::close_problem, monthly::import_problems, monthly::problem_photo, monthly::problem_photos, monthly::report_photo,
+        monthly::township_rankings, monthly::put_township_scores,
+        monthly::meetings, monthly::create_meeting, monthly::meeting, monthly::record_meeting, monthly::create_task, monthly::task_done,
+        monthly::assignments, monthly::create_assignment, monthly::assignment, monthly::report_assignment,
+        monthly::verifications, monthly::create_verification, monthly::verification, monthly::draw, monthly::create_finding,
+        monthly::requirements, monthly::create_requirement, monthly::submit,
+        monthly::reminders,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -160,6 +247,7 @@ impl Modify for BearerAuth {
         (name = "audit", description = "操作日志与登录日志"),
         (name = "registry", description = "成员单位、乡镇"),
         (name = "notices", description = "通知公告"),
+        (name = "monthly", description = "月度工作：自查、问题整改台账、乡镇评分、例会、核查、交办、资料报送、月度关账"),
         (name = "scoring", description = "评分、排序、申诉与审定（附件4《奖优惩后评分细则》）"),
     )
 )]

@@ -741,11 +741,19 @@ pub async fn import(
     u: Require<Office>,
     body: axum::body::Bytes,
 ) -> AppResult<(StatusCode, Json<ImportResult>)> {
-    match st
+    let outcome = st
         .app
         .import_events(&u.principal().actor(), &body, chrono::Utc::now())
-        .await?
-    {
+        .await?;
+    import_answer(outcome)
+}
+
+/// The API's answer to an import: 201 with the rows imported, 200 for a file imported before,
+/// 422 listing every error by row and column.
+pub fn import_answer(
+    outcome: liandong_service::scoring::ImportOutcome,
+) -> AppResult<(StatusCode, Json<ImportResult>)> {
+    match outcome {
         liandong_service::scoring::ImportOutcome::Imported(n) => Ok((
             StatusCode::CREATED,
             Json(ImportResult {
@@ -895,7 +903,7 @@ pub fn attachment_dto(a: &liandong_store::Attachment) -> AttachmentDto {
 #[derive(Deserialize, IntoParams)]
 pub struct NameQuery {
     /// The file's name, e.g. `整改报告.pdf`.
-    name: String,
+    pub(crate) name: String,
 }
 
 /// Attaches evidence to an event (the body is the file: PDF, JPG/PNG/WebP, .docx or .xlsx,

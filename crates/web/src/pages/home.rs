@@ -144,6 +144,18 @@ async fn todos(
             _ => {}
         }
     }
+    for r in st.app.reminders(p, now).await? {
+        out.push((
+            format!(
+                "{}（截止 {}，{}）",
+                r.what,
+                r.due.format("%Y-%m-%d %H:%M"),
+                r.urgency.label()
+            ),
+            r.href,
+            r.urgency.css(),
+        ));
+    }
     Ok(out)
 }
 

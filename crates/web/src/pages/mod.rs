@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 mod home;
+pub(crate) mod monthly;
 pub(crate) mod notices;
 pub(crate) mod registry;
 pub(crate) mod scoring;
@@ -85,7 +86,7 @@ pub fn routes() -> Router<AppState> {
             post(scoring::import)
                 .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
         )
-        .route("/scoring/events/rejected/{token}", get(scoring::rejected))
+        .route("/imports/rejected/{token}", get(scoring::rejected))
         .route(
             "/scoring/evaluations",
             get(scoring::evaluations_page).post(scoring::save_evaluation),
@@ -94,6 +95,75 @@ pub fn routes() -> Router<AppState> {
             "/scoring/rules",
             get(scoring::rules_page).post(scoring::add_rule_version),
         )
+        .route("/monthly", get(monthly::current))
+        .route("/monthly/townships", get(monthly::township_rankings))
+        .route("/monthly/{month}", get(monthly::month_page))
+        .route("/monthly/{month}/close", post(monthly::close_month))
+        .route(
+            "/monthly/{month}/departments/{id}",
+            get(monthly::department_month),
+        )
+        .route(
+            "/monthly/{month}/departments/{id}/reports/{kind}",
+            post(monthly::save_report),
+        )
+        .route(
+            "/monthly/{month}/departments/{id}/problems",
+            post(monthly::add_problem),
+        )
+        .route(
+            "/monthly/{month}/departments/{id}/townships",
+            post(monthly::save_township_scores),
+        )
+        .route(
+            "/reports/{id}/photos",
+            post(monthly::report_photo)
+                .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
+        )
+        .route("/plans/{id}", get(monthly::plan).post(monthly::save_plan))
+        .route("/problems", get(monthly::problems))
+        .route("/problems/export.xlsx", get(monthly::export_problems))
+        .route("/problems/template.xlsx", get(monthly::problem_template))
+        .route(
+            "/problems/import",
+            post(monthly::import_problems)
+                .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
+        )
+        .route("/problems/{id}", get(monthly::problem))
+        .route("/problems/{id}/rectify", post(monthly::rectify_problem))
+        .route("/problems/{id}/close", post(monthly::close_problem))
+        .route(
+            "/problems/{id}/photos",
+            post(monthly::problem_photo)
+                .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
+        )
+        .route(
+            "/meetings",
+            get(monthly::meetings).post(monthly::create_meeting),
+        )
+        .route("/meetings/{id}", get(monthly::meeting))
+        .route("/meetings/{id}/record", post(monthly::record_meeting))
+        .route("/meetings/{id}/tasks", post(monthly::add_task))
+        .route("/tasks/{id}/done", post(monthly::finish_task))
+        .route(
+            "/assignments",
+            get(monthly::assignments).post(monthly::create_assignment),
+        )
+        .route("/assignments/{id}", get(monthly::assignment))
+        .route("/assignments/{id}/report", post(monthly::report_assignment))
+        .route(
+            "/verifications",
+            get(monthly::verifications).post(monthly::create_verification),
+        )
+        .route("/verifications/{id}", get(monthly::verification))
+        .route("/verifications/{id}/draw", post(monthly::draw))
+        .route("/verifications/{id}/findings", post(monthly::add_finding))
+        .route(
+            "/submissions",
+            get(monthly::submissions).post(monthly::create_requirement),
+        )
+        .route("/submissions/{id}", get(monthly::submission))
+        .route("/submissions/{id}/submit", post(monthly::submit))
 }
 
 /// What `base.html` needs.
@@ -132,6 +202,7 @@ impl Layout {
             add("/departments", "成员单位");
             add("/townships", "乡镇");
             add("/notices", "通知公告");
+            add("/monthly", "月度工作");
             if role != liandong_domain::Role::Township {
                 add("/rankings", "评分排序");
             }
@@ -188,6 +259,7 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "unlocked" => "账号已解锁。",
         "published" => "通知已发布。",
         "imported" => "导入成功。",
+        "closed" => "已关账，系统提议的加减分事项列在下方，请逐项确认或否决。",
         _ => return None,
     })
 }

@@ -514,10 +514,13 @@ pub struct EventLine {
     pub state: String,
     /// (download URL, file name)
     pub files: Vec<(String, String)>,
+    /// The page of the fact a proposed event rests on, and its name.
+    pub fact: Option<(String, String)>,
 }
 
 fn event_line(e: &liandong_store::ScoreEvent) -> EventLine {
     EventLine {
+        fact: crate::api::monthly::fact_link(e.fact.as_deref()),
         id: e.id,
         month: e.month.to_string(),
         department: e.department.clone(),
@@ -1420,7 +1423,7 @@ pub async fn export(
     ))
 }
 
-fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
+pub(crate) fn download(bytes: Vec<u8>, content_type: &str, name: &str) -> Response {
     (
         [
             (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
@@ -1568,36 +1571,33 @@ struct ImportResultPage {
     l: Layout,
     errors: Vec<liandong_service::scoring::RowError>,
     download: String,
+    back: (&'static str, &'static str),
 }
 
 pub async fn import(
     State(st): State<AppState>,
     PageAuth(auth): PageAuth,
     u: Require<Office>,
-    mut form: axum::extract::Multipart,
+    form: axum::extract::Multipart,
 ) -> AppResult<Response> {
-    let mut bytes = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|_| AppError::invalid("file", "上传的文件无法读取"))?
-    {
-        if field.name() == Some("file") {
-            bytes = Some(
-                field
-                    .bytes()
-                    .await
-                    .map_err(|_| AppError::invalid("file", "上传的文件无法读取或超过大小上限"))?,
-            );
-        }
-    }
-    let bytes = bytes
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| AppError::invalid("file", "请选择要导入的 .xlsx 文件"))?;
+    let (_, bytes) = super::monthly::upload(form).await?;
     let p = u.principal();
-    match st.app.import_events(&p.actor(), &bytes, now()).await? {
+    let outcome = st.app.import_events(&p.actor(), &bytes, now()).await?;
+    import_outcome(&st, &auth, p, outcome, ("/scoring/events", "加减分录入"))
+}
+
+/// The page after an import: back to `back` when imported; the errors, with the file back
+/// with an error column, when rejected; a conflict when the same file came before.
+pub fn import_outcome(
+    st: &AppState,
+    auth: &crate::auth::Auth,
+    p: &Principal,
+    outcome: liandong_service::scoring::ImportOutcome,
+    back: (&'static str, &'static str),
+) -> AppResult<Response> {
+    match outcome {
         liandong_service::scoring::ImportOutcome::Imported(n) => {
-            Ok(Redirect::to(&format!("/scoring/events?msg=imported&n={n}")).into_response())
+            Ok(Redirect::to(&format!("{}?msg=imported&n={n}", back.0)).into_response())
         }
         liandong_service::scoring::ImportOutcome::AlreadyImported(by, at) => Err(AppError::new(
             axum::http::StatusCode::CONFLICT,
@@ -1616,9 +1616,10 @@ pub async fn import(
                 cache.insert(token.clone(), (p.user.id, expires, annotated));
             }
             let page = ImportResultPage {
-                l: Layout::new("导入结果", "/scoring/events", &auth),
+                l: Layout::new("导入结果", back.0, auth),
                 errors,
-                download: format!("/scoring/events/rejected/{token}"),
+                download: format!("/imports/rejected/{token}"),
+                back,
             };
             let html = page.render().map_err(AppError::internal)?;
             Ok((
@@ -1633,7 +1634,7 @@ pub async fn import(
 /// The rejected file with its error column, for the user who uploaded it.
 pub async fn rejected(
     State(st): State<AppState>,
-    u: Require<Office>,
+    u: Require<AnyUser>,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let found = st.rejected.lock().ok().and_then(|c| {
