@@ -19,7 +19,7 @@ const GIVEN: [&str; 12] = [
 ];
 
 /// A made-up name, different for each seed.
-fn fake_name(seed: usize) -> String {
+pub(crate) fn fake_name(seed: usize) -> String {
     format!(
         "{}{}",
         SURNAMES[seed % SURNAMES.len()],
@@ -170,6 +170,7 @@ impl App {
                 .await?;
         }
         self.load_demo_scoring(&departments, now).await?;
+        self.load_demo_monthly(&departments, now).await?;
         Ok(true)
     }
 

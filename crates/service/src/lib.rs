@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod auth;
 pub mod demo;
+mod demo_monthly;
 pub mod error;
 pub mod monthly;
 pub mod photos;

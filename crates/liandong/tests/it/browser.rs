@@ -341,3 +341,201 @@ async fn the_quarterly_bulletin_flow_from_submission_to_acknowledgement() {
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0].acknowledged_by, "dept-edu");
 }
+
+/// Submits a form by its button and waits for the next page's confirmation (not the old one's).
+async fn submit_form(c: &fantoccini::Client, form: &str) {
+    c.execute("document.body.setAttribute('data-old', '1')", vec![])
+        .await
+        .expect("mark");
+    let Ok(button) = c
+        .find(Locator::Css(&format!("#{form} button[type=submit]")))
+        .await
+    else {
+        let page = c.source().await.unwrap_or_default();
+        panic!("#{form} missing:\n{page}");
+    };
+    button.click().await.expect("click");
+    if c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("body:not([data-old]) p.msg.ok"))
+        .await
+        .is_err()
+    {
+        let page = c.source().await.unwrap_or_default();
+        panic!("#{form} was not saved:\n{page}");
+    }
+}
+
+async fn fill(c: &fantoccini::Client, id: &str, text: &str) {
+    let e = c.find(Locator::Id(id)).await.expect(id);
+    e.clear().await.expect("clear");
+    e.send_keys(text).await.expect("type");
+}
+
+/// Date inputs take keyboard input in the browser's locale: set the value itself.
+async fn set_value(c: &fantoccini::Client, id: &str, value: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).value = arguments[1]",
+        vec![json!(id), json!(value)],
+    )
+    .await
+    .expect("set value");
+}
+
+async fn text_of(c: &fantoccini::Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .expect(css)
+        .text()
+        .await
+        .expect("text")
+}
+
+/// A month played through by the department, the verification team and the office: report,
+/// problem, township scores, rectification, 销号, a finding that reopens the problem, the
+/// meeting's attendance, the month close and the office's decision on a proposal.
+#[tokio::test]
+async fn a_month_played_through_by_department_verifier_and_office() {
+    let Some(driver) = driver() else { return };
+    let app = TestApp::with(Options {
+        demo: false,
+        ..Options::default()
+    })
+    .await;
+    app.user("edu", liandong_domain::Role::Department, vec![1])
+        .await;
+    app.user("checker", liandong_domain::Role::Verifier, vec![])
+        .await;
+    // Two months back: its report deadline has passed, so the office can close it.
+    let this =
+        liandong_domain::Month::of(liandong_domain::deadline::county_date(chrono::Utc::now()));
+    let m = this.prev().prev();
+    let c = browser(driver.port, 1280).await;
+
+    // The department: self-inspection report, a problem, two township scores.
+    sign_in(&c, &app, "edu", GOOD_PASSWORD).await;
+    c.goto(&app.url("/monthly")).await.expect("goto");
+    c.goto(&app.url(&format!("/monthly/{m}/departments/1")))
+        .await
+        .expect("goto");
+    assert_eq!(text_of(&c, "#inspection-state").await, "未报送");
+    fill(
+        &c,
+        "inspection-body",
+        "本月检查 3 个乡镇 9 个村，发现问题 1 个。",
+    )
+    .await;
+    submit_form(&c, "inspection-form").await;
+    assert_eq!(text_of(&c, "#inspection-state").await, "逾期报送");
+    fill(&c, "description", "2 名适龄儿童辍学未劝返").await;
+    fill(&c, "measure", "联合乡镇入户劝返").await;
+    fill(&c, "responsible", "张老师").await;
+    set_value(&c, "deadline", &m.day_clamped(20).to_string()).await;
+    submit_form(&c, "problem-form").await;
+    let id = text_of(&c, "tr.problem td a").await;
+    let inputs = c
+        .find_all(Locator::Css("#township-form input[name^=score_]"))
+        .await
+        .expect("scores");
+    assert_eq!(inputs.len(), 16);
+    inputs[0].send_keys("96").await.expect("type");
+    inputs[1].send_keys("88.5").await.expect("type");
+    submit_form(&c, "township-form").await;
+    // Rectified, as the department says.
+    c.goto(&app.url(&format!("/problems/{id}")))
+        .await
+        .expect("goto");
+    fill(&c, "evidence", "2 名儿童已返校，附返校证明").await;
+    submit_form(&c, "rectify-form").await;
+    assert_eq!(text_of(&c, "#problem-status").await, "已整改待销号");
+    assert!(
+        c.find(Locator::Id("close-problem-form")).await.is_err(),
+        "a department cannot close its own problem"
+    );
+    sign_out(&c).await;
+
+    // The office closes the problem and forms the verification team.
+    sign_in(&c, &app, "admin", ADMIN_PASSWORD).await;
+    c.goto(&app.url(&format!("/problems/{id}")))
+        .await
+        .expect("goto");
+    submit_form(&c, "close-problem-form").await;
+    assert_eq!(text_of(&c, "#problem-status").await, "已销号");
+    c.goto(&app.url("/verifications")).await.expect("goto");
+    fill(&c, "v-month", &m.to_string()).await;
+    fill(&c, "v-team", "赵组长、钱组员").await;
+    submit_form(&c, "verification-form").await;
+    submit_form(&c, "draw-form").await;
+    assert!(text_of(&c, "#sample").await.contains("随机种子"));
+    let verification = c.current_url().await.expect("url").path().to_owned();
+    sign_out(&c).await;
+
+    // The verification team finds the problem still open: it is reopened.
+    sign_in(&c, &app, "checker", GOOD_PASSWORD).await;
+    c.goto(&app.url(&verification)).await.expect("goto");
+    fill(&c, "f-problem", &id).await;
+    c.find(Locator::Css("#f-outcome option[value=unrectified]"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("select");
+    fill(&c, "f-desc", "回访发现 1 名儿童仍未返校").await;
+    submit_form(&c, "finding-form").await;
+    assert!(text_of(&c, "#findings").await.contains("已提议"));
+    sign_out(&c).await;
+
+    // The office records the meeting, then closes the month.
+    sign_in(&c, &app, "admin", ADMIN_PASSWORD).await;
+    c.goto(&app.url("/meetings")).await.expect("goto");
+    set_value(&c, "held_on", &m.day_clamped(22).to_string()).await;
+    fill(&c, "title", "推进会").await;
+    submit_form(&c, "meeting-form").await;
+    c.find(Locator::Css("select[name=att_1] option[value=absent]"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("select");
+    submit_form(&c, "attendance-form").await;
+    c.goto(&app.url(&format!("/monthly/{m}")))
+        .await
+        .expect("goto");
+    let preview = text_of(&c, "#close-preview").await;
+    assert!(preview.contains("例会缺席"), "{preview}");
+    assert!(preview.contains("紧密型部门对乡镇未评分排名"), "{preview}");
+    assert!(
+        !preview.contains(&format!("问题第 {id} 号")),
+        "already proposed by the finding: {preview}"
+    );
+    submit_form(&c, "close-form").await;
+    let proposals = c
+        .find_all(Locator::Css("#proposals tr.proposal"))
+        .await
+        .expect("proposals");
+    // 25 departments without a report, the 8 other close-type departments' unscored
+    // townships, EDU's late report, unscored townships and absence, and the reopened problem.
+    assert_eq!(proposals.len(), 37);
+    let facts = text_of(&c, "#proposals").await;
+    assert!(facts.contains(&format!("依据：问题第 {id} 号")), "{facts}");
+    // Confirm the first proposal.
+    c.find(Locator::Css("#proposals tr.proposal button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .for_element(Locator::Css("p.msg.ok"))
+        .await
+        .expect("decided");
+    c.close().await.expect("close");
+    let events = app
+        .app
+        .store
+        .score_events(&liandong_store::Scope::All, &[m], None)
+        .await
+        .expect("events");
+    assert_eq!(events.iter().filter(|e| e.status == "confirmed").count(), 1);
+    assert_eq!(events.iter().filter(|e| e.status == "proposed").count(), 36);
+}

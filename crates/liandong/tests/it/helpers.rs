@@ -227,3 +227,38 @@ pub fn select_texts(html: &str, selector: &str) -> Vec<String> {
         .map(|e| e.text().collect::<String>().trim().to_owned())
         .collect()
 }
+
+/// Every non-empty cell of every sheet of an .xlsx, as text.
+pub fn xlsx_cells(bytes: &[u8]) -> Vec<String> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("xlsx");
+    let mut out = Vec::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).expect("sheet");
+        for row in range.rows() {
+            for c in row {
+                let s = c.to_string();
+                if !s.is_empty() {
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An .xlsx of one sheet: the header row, then the rows, all as text.
+pub fn xlsx(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, v) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, *v).expect("write");
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, v).expect("write");
+        }
+    }
+    wb.save_to_buffer().expect("save")
+}

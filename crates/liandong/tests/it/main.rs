@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod helpers;
 mod import;
+mod monthly;
 mod openapi;
 mod pages;
 mod registry;

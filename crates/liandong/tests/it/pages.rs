@@ -49,8 +49,29 @@ async fn navigation_shows_only_what_the_role_can_use() {
         .expect("html");
     assert_eq!(
         nav(&html),
-        ["工作台", "成员单位", "乡镇", "通知公告", "评分排序"]
+        [
+            "工作台",
+            "成员单位",
+            "乡镇",
+            "通知公告",
+            "月度工作",
+            "评分排序"
+        ]
     );
+    // The monthly tabs: a department has no verification tab, and the page refuses it.
+    let month = edu
+        .get(app.url("/meetings"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
+    let tabs = select_texts(&month, "nav.tabs a");
+    assert!(tabs.iter().any(|t| t == "问题整改台账"), "{tabs:?}");
+    assert!(!tabs.iter().any(|t| t == "月核查"), "{tabs:?}");
+    let res = edu.get(app.url("/verifications")).send().await.expect("r");
+    assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN);
     let admin = form_sign_in(&app, "admin", ADMIN_PASSWORD).await;
     let html = admin
         .get(app.url("/"))
@@ -67,6 +88,7 @@ async fn navigation_shows_only_what_the_role_can_use() {
             "成员单位",
             "乡镇",
             "通知公告",
+            "月度工作",
             "评分排序",
             "加减分录入",
             "评价录入",
@@ -75,14 +97,37 @@ async fn navigation_shows_only_what_the_role_can_use() {
             "登录日志"
         ]
     );
-    // Every link of every navigation answers.
-    for link in nav_links(&html) {
-        assert_eq!(
-            admin.get(app.url(&link)).send().await.expect("r").status(),
-            StatusCode::OK,
-            "{link}"
-        );
+    // Every link of every navigation answers, the monthly tabs' too (a redirect once).
+    let mut links = nav_links(&html);
+    let meetings = admin
+        .get(app.url("/meetings"))
+        .send()
+        .await
+        .expect("r")
+        .text()
+        .await
+        .expect("html");
+    links.extend(links_of(&meetings, "nav.tabs a"));
+    for link in links {
+        let res = admin.get(app.url(&link)).send().await.expect("r");
+        let res = match res.headers().get("location") {
+            Some(to) if res.status().is_redirection() => admin
+                .get(app.url(to.to_str().expect("location")))
+                .send()
+                .await
+                .expect("r"),
+            _ => res,
+        };
+        assert_eq!(res.status(), StatusCode::OK, "{link}");
     }
+}
+
+fn links_of(html: &str, css: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(css).expect("selector");
+    doc.select(&sel)
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect()
 }
 
 fn nav_links(html: &str) -> Vec<String> {
