@@ -131,6 +131,12 @@ pub struct ServeArgs {
     /// county-wide bulletin.
     #[arg(long, env = "LIANDONG_LAGGARD_QUARTERS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub laggard_quarters: u32,
+    /// Day of the next month by which a month's self-inspection report is due (次月5日前).
+    #[arg(long, env = "LIANDONG_REPORT_DEADLINE_DAY", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub report_deadline_day: u32,
+    /// Days before a deadline from which dashboards show a step as due soon.
+    #[arg(long, env = "LIANDONG_DUE_SOON_DAYS", default_value_t = 3, value_parser = clap::value_parser!(i64).range(0..=60))]
+    pub due_soon_days: i64,
     /// Password of the first administrator `admin`; generated and printed once if unset.
     #[arg(long, env = "LIANDONG_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -206,6 +212,10 @@ impl ServeArgs {
         s.body_limit_bytes = self.body_limit_bytes.max(1024);
         s.appeal_days = self.appeal_days.min(30);
         s.laggard_quarters = self.laggard_quarters;
+        s.report_deadline =
+            liandong_domain::deadline::MonthlyReportDeadline::new(self.report_deadline_day)
+                .unwrap_or_default();
+        s.due_soon_days = self.due_soon_days;
         s.weights =
             liandong_domain::scoring::Weights::new(self.office_weight_percent).unwrap_or_default();
     }
