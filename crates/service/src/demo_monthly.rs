@@ -107,8 +107,14 @@ impl App {
             let found = rng.gen_range(0..4usize);
             let report_at = match i % 9 {
                 7 => None,
-                4 => Some(at_local(due + Duration::days(2)).min(t)),
-                _ => Some(at_local(due - Duration::days(rng.gen_range(1..5))).min(t)),
+                4 => Some(at_local(due + Duration::hours(rng.gen_range(10..40))).min(t)),
+                _ => Some(
+                    at_local(
+                        due - Duration::days(rng.gen_range(1..5))
+                            - Duration::minutes(rng.gen_range(300..800)),
+                    )
+                    .min(t),
+                ),
             };
             for k in 0..found {
                 let duty = &d.duties[(i + k) % d.duties.len()];

@@ -552,13 +552,13 @@ impl App {
                 let rows = ranked
                     .into_iter()
                     .map(|(id, score, rank)| TownshipRank {
+                        score: score.normalize(),
                         township_id: id,
                         township: mine
                             .iter()
                             .find(|s| s.township_id == id)
                             .map(|s| s.township.clone())
                             .unwrap_or_default(),
-                        score,
                         rank,
                     })
                     .collect();

@@ -1146,6 +1146,15 @@ async fn meetings_assignments_submissions_and_reminders() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
+    // The assignment ledger exports, in scope.
+    let xlsx = app.get(&edu, "/assignments/export.xlsx").await;
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    let cells = xlsx_cells(&xlsx.bytes().await.expect("bytes"));
+    assert!(
+        cells.iter().any(|c| c == "信访件：助学金未发放"),
+        "{cells:?}"
+    );
+    assert!(cells.iter().any(|c| c == "待整改"), "{cells:?}");
     // And the office's dashboard asks it to verify nothing left: the assignment is open again.
     let office = json(app.get(&admin, "/api/v1/reminders").await).await;
     assert!(!office

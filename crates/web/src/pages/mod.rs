@@ -149,6 +149,7 @@ pub fn routes() -> Router<AppState> {
             "/assignments",
             get(monthly::assignments).post(monthly::create_assignment),
         )
+        .route("/assignments/export.xlsx", get(monthly::export_assignments))
         .route("/assignments/{id}", get(monthly::assignment))
         .route("/assignments/{id}/report", post(monthly::report_assignment))
         .route(

@@ -388,7 +388,9 @@ pub async fn department_month(
                 let s = scores.iter().find(|s| s.township_id == t.id);
                 TownshipLine {
                     id: t.id,
-                    score: s.map(|s| s.score.to_string()).unwrap_or_default(),
+                    score: s
+                        .map(|s| s.score.normalize().to_string())
+                        .unwrap_or_default(),
                     note: s.map(|s| s.note.clone()).unwrap_or_default(),
                     rank: ranks
                         .iter()
@@ -801,7 +803,7 @@ pub async fn export_problems(
     u: Require<AnyUser>,
     Query(q): Query<ProblemQuery>,
 ) -> AppResult<Response> {
-    use liandong_office::{Cell, Column, Sheet};
+    use liandong_office::{Cell, Column};
     let f = ledger_filter(&q)?;
     let list = st.app.problems_for(u.principal(), &f).await?;
     let columns = [
@@ -882,24 +884,115 @@ pub async fn export_problems(
             ]
         })
         .collect();
+    ledger_download(
+        "整改台账",
+        "问题清单和整改台账",
+        &columns,
+        &rows,
+        "problems.xlsx",
+    )
+}
+
+/// A ledger as a print-ready workbook: a title, the export time and count, the table.
+fn ledger_download(
+    sheet: &str,
+    title: &str,
+    columns: &[liandong_office::Column<'_>],
+    rows: &[Vec<liandong_office::Cell>],
+    file: &str,
+) -> AppResult<Response> {
     let subtitle = format!(
         "导出时间：{}　共 {} 条",
         local_now().format("%Y-%m-%d %H:%M"),
         rows.len()
     );
-    let bytes = liandong_office::workbook(&[Sheet {
-        name: "整改台账",
-        title: "问题清单和整改台账",
+    let bytes = liandong_office::workbook(&[liandong_office::Sheet {
+        name: sheet,
+        title,
         subtitle: &subtitle,
-        columns: &columns,
-        rows: &rows,
+        columns,
+        rows,
     }])
     .map_err(AppError::internal)?;
     Ok(super::scoring::download(
         bytes,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "problems.xlsx",
+        file,
     ))
+}
+
+/// The assignments in scope as a print-ready workbook (交办台账).
+pub async fn export_assignments(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+) -> AppResult<Response> {
+    use liandong_office::{Cell, Column};
+    let list = st.app.store.assignments(&u.principal().scope()).await?;
+    let columns = [
+        Column {
+            header: "编号",
+            width: 6.0,
+        },
+        Column {
+            header: "类型",
+            width: 9.0,
+        },
+        Column {
+            header: "承办单位",
+            width: 16.0,
+        },
+        Column {
+            header: "事项",
+            width: 34.0,
+        },
+        Column {
+            header: "整改时限",
+            width: 11.0,
+        },
+        Column {
+            header: "状态",
+            width: 13.0,
+        },
+        Column {
+            header: "整改情况",
+            width: 34.0,
+        },
+        Column {
+            header: "核查确认",
+            width: 18.0,
+        },
+    ];
+    let rows: Vec<Vec<Cell>> = list
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.into(),
+                a.kind.label().into(),
+                a.department.clone().into(),
+                a.title.clone().into(),
+                a.deadline.to_string().into(),
+                a.status.label().into(),
+                a.report.clone().unwrap_or_default().into(),
+                a.confirmed_at
+                    .map(|t| {
+                        format!(
+                            "{} {}",
+                            a.confirmed_by.clone().unwrap_or_default(),
+                            fmt_time(t)
+                        )
+                    })
+                    .unwrap_or_default()
+                    .into(),
+            ]
+        })
+        .collect();
+    ledger_download(
+        "交办台账",
+        "交办问题和信访舆情件台账",
+        &columns,
+        &rows,
+        "assignments.xlsx",
+    )
 }
 
 pub async fn problem_template(
