@@ -10,6 +10,7 @@ pub mod password;
 pub mod period;
 pub mod registry;
 pub mod role;
+pub mod roster;
 pub mod scoring;
 
 use serde::{Deserialize, Serialize};

@@ -163,6 +163,8 @@ pub enum FactRef {
         verification_id: i64,
         finding_id: i64,
     },
+    /// An early warning confirmed by the township and the office.
+    Warning(i64),
 }
 
 impl FactRef {
@@ -185,6 +187,7 @@ impl FactRef {
                 verification_id,
                 finding_id,
             } => format!("/verifications/{verification_id}#finding-{finding_id}"),
+            FactRef::Warning(id) => format!("/warnings/{id}"),
         }
     }
 
@@ -200,6 +203,7 @@ impl FactRef {
             }
             FactRef::Assignment(id) => format!("交办事项第 {id} 号"),
             FactRef::Finding { finding_id, .. } => format!("核查发现第 {finding_id} 号"),
+            FactRef::Warning(id) => format!("预警第 {id} 号"),
         }
     }
 }
@@ -229,6 +233,7 @@ impl fmt::Display for FactRef {
                 verification_id,
                 finding_id,
             } => write!(f, "finding:{verification_id}:{finding_id}"),
+            FactRef::Warning(id) => write!(f, "warning:{id}"),
         }
     }
 }
@@ -261,6 +266,7 @@ impl FromStr for FactRef {
                 department_id: int(2)?,
             },
             (Some("assignment"), 2) => FactRef::Assignment(int(1)?),
+            (Some("warning"), 2) => FactRef::Warning(int(1)?),
             (Some("finding"), 3) => FactRef::Finding {
                 verification_id: int(1)?,
                 finding_id: int(2)?,
@@ -794,6 +800,7 @@ mod tests {
                 department_id: 5,
             },
             FactRef::Assignment(4),
+            FactRef::Warning(6),
             FactRef::Finding {
                 verification_id: 1,
                 finding_id: 9,

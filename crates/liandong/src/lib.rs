@@ -242,6 +242,7 @@ pub async fn prepare(app: &App, admin_password: Option<&str>) -> anyhow::Result<
         );
     }
     let generated = app.ensure_admin(admin_password, now).await?;
+    app.seed_warning_routes(now).await?;
     if app.settings.demo {
         app.load_demo(now).await?;
     }

@@ -48,6 +48,8 @@ pub enum ImportError {
     MissingColumns(String),
     #[error("表格中没有数据行")]
     NoRows,
+    #[error("第 {0} 行无法读取：{1}")]
+    BadCsv(usize, String),
 }
 
 /// The first sheet, as text cells under their headers.
@@ -91,6 +93,9 @@ fn text(d: &Data) -> String {
         Data::Empty => String::new(),
         Data::String(s) => s.trim().to_owned(),
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        // Beyond 15 digits a float has lost digits (an ID number Excel turned into
+        // 4.11321E+17): written in that form so that the import names it as mangled.
+        Data::Float(f) if f.abs() >= 1e15 => format!("{f:E}"),
         Data::Float(f) => f.to_string(),
         Data::Int(i) => i.to_string(),
         Data::Bool(b) => b.to_string(),
@@ -168,6 +173,87 @@ pub fn read_xlsx(
         return Err(ImportError::NoRows);
     }
     Ok(SheetData { headers, rows: out })
+}
+
+/// Reads a .csv in UTF-8 (with or without a byte-order mark) or GBK, as exported by the
+/// national systems, with the same limits and header check as [`read_xlsx`].
+pub fn read_csv(bytes: &[u8], required: &[&str], limits: Limits) -> Result<SheetData, ImportError> {
+    if bytes.is_empty() {
+        return Err(ImportError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(ImportError::TooLarge(bytes.len(), limits.max_bytes));
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = match std::str::from_utf8(body) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::GBK.decode_without_bom_handling(body).0,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| ImportError::BadCsv(1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !headers.iter().any(|h| h == c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ImportError::MissingColumns(missing.join("、")));
+    }
+    let mut out = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut row_no = 1;
+    loop {
+        row_no += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(ImportError::BadCsv(row_no, e.to_string())),
+        }
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if out.len() >= limits.max_rows {
+            return Err(ImportError::TooManyRows(out.len() + 1, limits.max_rows));
+        }
+        let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
+        if let Some((c, _)) = cells
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.chars().count() > limits.max_cell_chars)
+        {
+            return Err(ImportError::CellTooLong {
+                row: row_no,
+                column: headers.get(c).cloned().unwrap_or_default(),
+                max: limits.max_cell_chars,
+            });
+        }
+        out.push((row_no, cells));
+    }
+    if out.is_empty() {
+        return Err(ImportError::NoRows);
+    }
+    Ok(SheetData { headers, rows: out })
+}
+
+/// A .csv or an .xlsx, told apart by content (an .xlsx is a zip).
+pub fn read_table(
+    bytes: &[u8],
+    required: &[&str],
+    limits: Limits,
+) -> Result<SheetData, ImportError> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        read_xlsx(bytes, required, limits)
+    } else {
+        read_csv(bytes, required, limits)
+    }
 }
 
 /// A template: the headers on row 1 (what the import reads), an example row, and a second

@@ -171,6 +171,8 @@ impl App {
         }
         self.load_demo_scoring(&departments, now).await?;
         self.load_demo_monthly(&departments, now).await?;
+        self.seed_warning_routes(now).await?;
+        self.load_demo_roster(&departments, now).await?;
         Ok(true)
     }
 

@@ -6,12 +6,16 @@ pub mod attachments;
 pub mod auth;
 pub mod demo;
 mod demo_monthly;
+mod demo_roster;
 pub mod error;
 pub mod monthly;
 pub mod photos;
+pub mod roster;
 pub mod scoring;
 pub mod settings;
 pub mod users;
+pub mod vault;
+pub mod warnings;
 
 pub use auth::{Principal, SignedIn};
 pub use error::ServiceError;
@@ -26,6 +30,13 @@ pub struct App {
     pub settings: std::sync::Arc<Settings>,
     pub(crate) guards: std::sync::Arc<auth::Guards>,
     pub(crate) rankings: std::sync::Arc<scoring::RankingCache>,
+    /// Keys of personal data, loaded on first use.
+    pub(crate) vault: std::sync::Arc<std::sync::OnceLock<vault::Vault>>,
+    pub(crate) roster_jobs: roster::RosterJobs,
+    /// New warnings, broadcast to every open event stream.
+    pub warnings: warnings::WarningHub,
+    /// For forwarding warnings to group robots.
+    pub(crate) http: reqwest::Client,
 }
 
 impl App {
@@ -35,6 +46,13 @@ impl App {
             settings: std::sync::Arc::new(settings),
             guards: std::sync::Arc::new(auth::Guards::new()),
             rankings: Default::default(),
+            vault: Default::default(),
+            roster_jobs: Default::default(),
+            warnings: Default::default(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         }
     }
 }

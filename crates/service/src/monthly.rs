@@ -49,7 +49,7 @@ pub fn required(field: &str, label: &str, value: &str, max: usize) -> Result<Str
     Ok(v.to_owned())
 }
 
-fn optional(field: &str, label: &str, value: &str, max: usize) -> Result<String> {
+pub(crate) fn optional(field: &str, label: &str, value: &str, max: usize) -> Result<String> {
     if value.trim().is_empty() {
         Ok(String::new())
     } else {
@@ -1272,7 +1272,39 @@ impl App {
                 }
             }
         }
+        if matches!(role, Role::Department | Role::Township) {
+            for (w, _, due) in self.store.unsigned_receipts(&p.user.unit_ids()).await? {
+                add(
+                    format!("签收预警第 {w} 号"),
+                    format!("/warnings/{w}"),
+                    local(due),
+                );
+            }
+        }
+        if role == Role::Township {
+            for w in self.store.warnings(Some(&p.user.unit_ids()), 500).await? {
+                if w.status == liandong_domain::roster::WarningStatus::Open
+                    && p.user.unit_ids().contains(&w.township_id)
+                {
+                    add(
+                        format!("核实预警第 {} 号：{}", w.id, w.summary),
+                        format!("/warnings/{}", w.id),
+                        local(w.verify_due),
+                    );
+                }
+            }
+        }
         if role.is_office() {
+            for w in self.store.warnings(None, 500).await? {
+                if w.status == liandong_domain::roster::WarningStatus::Verified {
+                    add(
+                        format!("办结预警第 {} 号（乡镇已核实属实）", w.id),
+                        format!("/warnings/{}", w.id),
+                        local(w.verified_at.unwrap_or(w.created_at))
+                            + Duration::days(self.settings.due_soon_days),
+                    );
+                }
+            }
             for pr in self
                 .store
                 .problems(

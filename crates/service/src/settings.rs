@@ -40,6 +40,17 @@ pub struct Settings {
     pub report_deadline: MonthlyReportDeadline,
     /// Days before a deadline from which a step shows as due soon on dashboards.
     pub due_soon_days: i64,
+    /// The master key of personal data (64 hex digits); the key file beside the database
+    /// when unset.
+    pub data_key: Option<String>,
+    /// Hours a receiving unit has to sign for a warning (签收).
+    pub warning_sign_hours: i64,
+    /// Hours the township has to verify a warning (核实).
+    pub warning_verify_hours: i64,
+    /// WeCom (企业微信) group robot webhook URL that warnings are forwarded to.
+    pub wecom_webhook: Option<String>,
+    /// DingTalk (钉钉) group robot webhook URL that warnings are forwarded to.
+    pub dingtalk_webhook: Option<String>,
 }
 
 impl Settings {
@@ -64,6 +75,11 @@ impl Settings {
             laggard_quarters: 2,
             report_deadline: MonthlyReportDeadline::default(),
             due_soon_days: 3,
+            data_key: None,
+            warning_sign_hours: 24,
+            warning_verify_hours: 72,
+            wecom_webhook: None,
+            dingtalk_webhook: None,
         }
     }
 

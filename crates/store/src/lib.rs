@@ -11,9 +11,11 @@ mod migrate;
 mod monthly;
 mod notices;
 mod registry;
+mod roster;
 mod scoring;
 mod sessions;
 mod users;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,12 +33,17 @@ pub use monthly::{
 };
 pub use notices::{NewNotice, Notice};
 pub use registry::{Department, Duty, PersonKind, ResponsiblePerson, Township, Unit};
+pub use roster::{
+    Household, HouseholdFilter, HouseholdRecord, Person, PersonRecord, RosterChanges,
+    RosterSnapshot, StageChange,
+};
 pub use scoring::{
     Acknowledgement, Appeal, Evaluation, EvaluationKind, LapseFlag, NewScoreEvent, RankingState,
     RankingStatus, RuleVersion, ScoreEvent,
 };
 pub use sessions::{LockState, LoginOutcome, SessionRecord};
 pub use users::{NewUser, User, UserChanges};
+pub use warnings::{NewWarning, Receipt, Warning};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

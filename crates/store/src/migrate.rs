@@ -26,6 +26,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "monthly",
         sqlite: include_str!("../migrations/sqlite/0003_monthly.sql"),
     },
+    Migration {
+        version: 4,
+        name: "roster",
+        sqlite: include_str!("../migrations/sqlite/0004_roster.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "warnings",
+        sqlite: include_str!("../migrations/sqlite/0005_warnings.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

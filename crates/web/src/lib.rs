@@ -33,6 +33,14 @@ pub struct AppState {
 }
 
 static CSS: &str = include_str!("../static/app.css");
+static LIVE_JS: &str = include_str!("../static/live.js");
+
+async fn live_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        LIVE_JS,
+    )
+}
 
 async fn css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS)
@@ -57,6 +65,7 @@ pub fn router(app: App) -> Router {
         .nest("/api/v1", api::routes())
         .merge(pages::routes())
         .route("/static/app.css", get(css))
+        .route("/static/live.js", get(live_js))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::resolve))
         .layer(middleware::from_fn(error::normalize_rejections))

@@ -48,6 +48,8 @@ fn driver() -> Option<Driver> {
 }
 
 async fn browser(port: u16, width: u32) -> fantoccini::Client {
+    // The test binary links two TLS providers; the WebDriver client needs one chosen.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut options = json!({"args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         format!("--window-size={},900", width.max(800))]});
@@ -538,4 +540,61 @@ async fn a_month_played_through_by_department_verifier_and_office() {
         .expect("events");
     assert_eq!(events.iter().filter(|e| e.status == "confirmed").count(), 1);
     assert_eq!(events.iter().filter(|e| e.status == "proposed").count(), 36);
+}
+
+/// Two users in two browsers: a department pushes a warning; the township, with a page open,
+/// sees it arrive (list and badge) without reloading.
+#[tokio::test]
+async fn a_pushed_warning_appears_in_another_browser_without_a_reload() {
+    let Some(driver) = driver() else { return };
+    let app = TestApp::spawn().await;
+    let town = browser(driver.port, 1280).await;
+    let dept = browser(driver.port, 1280).await;
+    sign_in(&town, &app, "town-chengguan", DEMO_PASSWORD).await;
+    town.goto(&app.url("/warnings")).await.expect("goto");
+    let before = town.current_url().await.expect("url");
+    assert!(
+        town.find(Locator::Css("#warning-badge[hidden]"))
+            .await
+            .is_ok(),
+        "no badge yet"
+    );
+    // Let the page's event stream connect.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    sign_in(&dept, &app, "dept-emergency", DEMO_PASSWORD).await;
+    dept.goto(&app.url("/warnings")).await.expect("goto");
+    fill(&dept, "w-no", "41132010002").await;
+    dept.find(Locator::Css("#w-risk option[value=disaster]"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("select");
+    fill(&dept, "w-summary", "山洪冲毁院墙，房屋出现裂缝").await;
+    submit_form(&dept, "warning-form").await;
+
+    let item = town
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#live-warnings li.live-warning a"))
+        .await
+        .expect("the warning arrives without a reload");
+    let text = item.text().await.expect("text");
+    assert!(
+        text.contains("因灾预警") && text.contains("城关镇"),
+        "{text}"
+    );
+    assert_eq!(text_of(&town, "#warning-badge").await, "1");
+    assert_eq!(town.current_url().await.expect("url"), before, "no reload");
+    // The township follows the link and signs for it.
+    item.click().await.expect("open");
+    submit_form(&town, "sign-form").await;
+    let receipts = text_of(&town, "#receipts").await;
+    assert!(
+        receipts.contains("城关镇") && receipts.contains("已签收"),
+        "{receipts}"
+    );
+    town.close().await.expect("close");
+    dept.close().await.expect("close");
 }

@@ -10,6 +10,7 @@ mod monthly;
 mod openapi;
 mod pages;
 mod registry;
+mod roster;
 mod scope;
 mod scoring;
 mod session;

@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod monthly;
 mod registry;
+pub(crate) mod roster;
 pub(crate) mod scoring;
 mod session;
 
@@ -171,6 +172,31 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/submissions/{id}/submit", post(monthly::submit))
         .route("/reminders", get(monthly::reminders))
+        .route(
+            "/roster/imports",
+            post(roster::start_import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::pages::roster::ROSTER_LIMIT,
+            )),
+        )
+        .route("/roster/imports/{token}", get(roster::import_job))
+        .route(
+            "/roster/imports/{token}/confirm",
+            post(roster::confirm_import),
+        )
+        .route("/households", get(roster::households))
+        .route("/households/{id}", get(roster::household))
+        .route("/households/{id}/stage", post(roster::set_stage))
+        .route("/persons/{id}/unmask", post(roster::unmask))
+        .route("/warnings", get(roster::list).post(roster::push))
+        .route("/warnings/stream", get(roster::stream))
+        .route("/warnings/{id}", get(roster::get_one))
+        .route("/warnings/{id}/sign", post(roster::sign))
+        .route("/warnings/{id}/verify", post(roster::verify))
+        .route("/warnings/{id}/close", post(roster::close))
+        .route(
+            "/warning-routes",
+            get(roster::routes).put(roster::set_routes),
+        )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -236,6 +262,10 @@ impl Modify for BearerAuth {
         monthly::verifications, monthly::create_verification, monthly::verification, monthly::draw, monthly::create_finding,
         monthly::requirements, monthly::create_requirement, monthly::submit,
         monthly::reminders,
+        roster::start_import, roster::import_job, roster::confirm_import,
+        roster::households, roster::household, roster::set_stage, roster::unmask,
+        roster::push, roster::list, roster::get_one, roster::sign, roster::verify, roster::close,
+        roster::routes, roster::set_routes, roster::stream,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -248,6 +278,8 @@ impl Modify for BearerAuth {
         (name = "registry", description = "成员单位、乡镇"),
         (name = "notices", description = "通知公告"),
         (name = "monthly", description = "月度工作：自查、问题整改台账、乡镇评分、例会、核查、交办、资料报送、月度关账"),
+        (name = "roster", description = "脱贫户和监测对象名单：导入、脱敏与查看、动态监测"),
+        (name = "warnings", description = "信息预警：推送、签收、核实、办结，实时推送"),
         (name = "scoring", description = "评分、排序、申诉与审定（附件4《奖优惩后评分细则》）"),
     )
 )]

@@ -6,6 +6,7 @@ mod home;
 pub(crate) mod monthly;
 pub(crate) mod notices;
 pub(crate) mod registry;
+pub(crate) mod roster;
 pub(crate) mod scoring;
 mod session;
 mod users;
@@ -165,6 +166,30 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/submissions/{id}", get(monthly::submission))
         .route("/submissions/{id}/submit", post(monthly::submit))
+        .route("/roster", get(roster::roster))
+        .route("/roster/template.xlsx", get(roster::template))
+        .route(
+            "/roster/import",
+            post(roster::import).layer(axum::extract::DefaultBodyLimit::max(roster::ROSTER_LIMIT)),
+        )
+        .route("/roster/imports/{token}", get(roster::import_job))
+        .route(
+            "/roster/imports/{token}/errors.xlsx",
+            get(roster::import_errors),
+        )
+        .route("/roster/imports/{token}/confirm", post(roster::confirm))
+        .route("/roster/households/{id}", get(roster::household))
+        .route("/roster/households/{id}/stage", post(roster::stage))
+        .route("/persons/{id}/unmask", post(roster::unmask))
+        .route("/warnings", get(roster::warnings).post(roster::push))
+        .route(
+            "/warnings/routes",
+            get(roster::routes).post(roster::save_routes),
+        )
+        .route("/warnings/{id}", get(roster::warning))
+        .route("/warnings/{id}/sign", post(roster::sign))
+        .route("/warnings/{id}/verify", post(roster::verify))
+        .route("/warnings/{id}/close", post(roster::close))
 }
 
 /// What `base.html` needs.
@@ -204,6 +229,8 @@ impl Layout {
             add("/townships", "乡镇");
             add("/notices", "通知公告");
             add("/monthly", "月度工作");
+            add("/roster", "农户名单");
+            add("/warnings", "信息预警");
             if role != liandong_domain::Role::Township {
                 add("/rankings", "评分排序");
             }
@@ -260,6 +287,8 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "unlocked" => "账号已解锁。",
         "published" => "通知已发布。",
         "imported" => "导入成功。",
+        "pushed" => "预警已推送。",
+        "signed" => "已签收。",
         "closed" => "已关账，系统提议的加减分事项列在下方，请逐项确认或否决。",
         _ => return None,
     })
