@@ -137,6 +137,22 @@ pub struct ServeArgs {
     /// Days before a deadline from which dashboards show a step as due soon.
     #[arg(long, env = "LIANDONG_DUE_SOON_DAYS", default_value_t = 3, value_parser = clap::value_parser!(i64).range(0..=60))]
     pub due_soon_days: i64,
+    /// Master key of personal data, 64 hex digits; without it the key file `liandong.key`
+    /// in the data directory is used (created on first start). Back it up apart from the data.
+    #[arg(long, env = "LIANDONG_DATA_KEY", hide_env_values = true)]
+    pub data_key: Option<String>,
+    /// Hours a receiving unit has to sign for a warning.
+    #[arg(long, env = "LIANDONG_WARNING_SIGN_HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(0..=720))]
+    pub warning_sign_hours: i64,
+    /// Hours the township has to verify a warning.
+    #[arg(long, env = "LIANDONG_WARNING_VERIFY_HOURS", default_value_t = 72, value_parser = clap::value_parser!(i64).range(0..=2160))]
+    pub warning_verify_hours: i64,
+    /// WeCom (企业微信) group robot webhook URL warnings are forwarded to.
+    #[arg(long, env = "LIANDONG_WECOM_WEBHOOK")]
+    pub wecom_webhook: Option<String>,
+    /// DingTalk (钉钉) group robot webhook URL warnings are forwarded to.
+    #[arg(long, env = "LIANDONG_DINGTALK_WEBHOOK")]
+    pub dingtalk_webhook: Option<String>,
     /// Password of the first administrator `admin`; generated and printed once if unset.
     #[arg(long, env = "LIANDONG_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -216,6 +232,14 @@ impl ServeArgs {
             liandong_domain::deadline::MonthlyReportDeadline::new(self.report_deadline_day)
                 .unwrap_or_default();
         s.due_soon_days = self.due_soon_days;
+        s.data_key = self.data_key.clone();
+        s.warning_sign_hours = self.warning_sign_hours;
+        s.warning_verify_hours = self.warning_verify_hours;
+        s.wecom_webhook = self.wecom_webhook.clone().filter(|u| !u.trim().is_empty());
+        s.dingtalk_webhook = self
+            .dingtalk_webhook
+            .clone()
+            .filter(|u| !u.trim().is_empty());
         s.weights =
             liandong_domain::scoring::Weights::new(self.office_weight_percent).unwrap_or_default();
     }

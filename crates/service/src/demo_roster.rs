@@ -291,6 +291,59 @@ impl App {
                     .await?;
             }
         }
+        // Shared policies of the last months, with the county's follow-up.
+        let policies = [
+            (
+                "health",
+                liandong_domain::scoring::Level::Province,
+                "河南省卫生健康委员会",
+                "豫卫基层〔2023〕12号",
+                40,
+                "关于做好农村低收入人口常态化健康帮扶工作的通知",
+                "对脱贫人口和监测对象落实家庭医生签约服务，大病专项救治病种扩大到 30 种。",
+                "已对全县监测对象完成家庭医生签约。",
+            ),
+            (
+                "medinsure",
+                liandong_domain::scoring::Level::City,
+                "南阳市医疗保障局",
+                "宛医保〔2023〕8号",
+                20,
+                "关于健全防范化解因病返贫致贫长效机制的实施意见",
+                "医疗救助年度限额提高，建立高额医疗费用支出预警监测。",
+                "",
+            ),
+            (
+                "edu",
+                liandong_domain::scoring::Level::County,
+                "南召县教育局",
+                "召教〔2023〕21号",
+                5,
+                "南召县控辍保学工作实施方案",
+                "建立辍学学生动态监测和劝返复学机制，落实教育资助政策。",
+                "各乡镇已建立控辍保学台账。",
+            ),
+        ];
+        for (code, level, issuer, doc_no, days, title, summary, follow) in policies {
+            let Some(d) = dept(code) else { continue };
+            let actor = as_dept(code);
+            self.store
+                .create_policy(
+                    &actor,
+                    (now - Duration::days(days)).timestamp(),
+                    &liandong_store::NewPolicy {
+                        department_id: d,
+                        level,
+                        issuer: issuer.into(),
+                        doc_no: doc_no.into(),
+                        issued_on: today - Duration::days(days + 3),
+                        title: title.into(),
+                        summary: summary.into(),
+                        follow_up: follow.into(),
+                    },
+                )
+                .await?;
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod demo_roster;
 pub mod error;
 pub mod monthly;
 pub mod photos;
+pub mod policies;
 pub mod roster;
 pub mod scoring;
 pub mod settings;

@@ -10,6 +10,7 @@ mod audit;
 mod migrate;
 mod monthly;
 mod notices;
+mod policies;
 mod registry;
 mod roster;
 mod scoring;
@@ -32,6 +33,7 @@ pub use monthly::{
     ProblemFilter, SubmissionRequirement, SubmissionTarget, TownshipScore, Verification,
 };
 pub use notices::{NewNotice, Notice};
+pub use policies::{NewPolicy, Policy, PolicyFilter};
 pub use registry::{Department, Duty, PersonKind, ResponsiblePerson, Township, Unit};
 pub use roster::{
     Household, HouseholdFilter, HouseholdRecord, Person, PersonRecord, RosterChanges,

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "warnings",
         sqlite: include_str!("../migrations/sqlite/0005_warnings.sql"),
     },
+    Migration {
+        version: 6,
+        name: "policies",
+        sqlite: include_str!("../migrations/sqlite/0006_policies.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

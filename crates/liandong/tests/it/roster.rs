@@ -883,3 +883,116 @@ async fn warnings_reach_open_event_streams_of_their_units_and_the_group_robots()
             .contains("暴雨致房屋受损"));
     }
 }
+
+#[tokio::test]
+async fn policies_are_posted_searched_in_chinese_listed_by_month_and_followed_up() {
+    let app = bare().await;
+    app.user("health", Role::Department, vec![HEALTH]).await;
+    app.user("edu", Role::Department, vec![1]).await;
+    let health = app.token("health", GOOD_PASSWORD).await;
+    let edu = app.token("edu", GOOD_PASSWORD).await;
+    let today = liandong_domain::deadline::county_date(chrono::Utc::now()).to_string();
+    let post = |token: &String, dept: i64, title: &str, doc: &str| {
+        let body = json!({"department_id": dept, "level": "province", "issuer": "河南省卫生健康委员会", "doc_no": doc,
+            "issued_on": today, "title": title, "summary": "落实大病专项救治和家庭医生签约服务"});
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.send(Method::POST, &token, "/api/v1/policies", body)
+                .await
+        }
+    };
+    let res = post(
+        &health,
+        HEALTH,
+        "关于做好农村低收入人口常态化健康帮扶工作的通知",
+        "豫卫基层〔2023〕12号",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = json(res).await["id"].as_i64().expect("id");
+    let res = post(&edu, 1, "南召县控辍保学工作实施方案", "召教〔2023〕21号").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // Not in another department's name.
+    let res = post(&edu, HEALTH, "冒名", "x").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app.send(Method::POST, &edu, "/api/v1/policies", json!({"department_id": 1, "level": "galaxy", "issuer": "x", "issued_on": today, "title": "x", "summary": "x"})).await;
+    assert_eq!(json(res).await["error"]["field"], "level");
+
+    let found = |q: &'static str| {
+        let app = &app;
+        let edu = edu.clone();
+        async move {
+            let list = json(
+                app.get(&edu, &format!("/api/v1/policies?q={}", url_encode(q)))
+                    .await,
+            )
+            .await;
+            list.as_array()
+                .expect("a")
+                .iter()
+                .map(|p| p["id"].as_i64().expect("id"))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found("健康帮扶").await,
+        vec![id],
+        "a two-character word, found without a dictionary"
+    );
+    assert_eq!(found("低收入 常态化").await, vec![id], "every word");
+    assert_eq!(found("豫卫基层").await, vec![id], "the document number");
+    assert_eq!(found("控辍保学").await.len(), 1);
+    assert!(found("危房改造").await.is_empty());
+    assert_eq!(found("签约服务").await.len(), 2, "both summaries");
+
+    // The month's update list, by department.
+    let page = app.get(&edu, "/policies").await.text().await.expect("html");
+    assert!(
+        page.contains("县卫健委")
+            && page.contains("关于做好农村低收入人口常态化健康帮扶工作的通知")
+    );
+    // Follow-up only by the posting department or the office; the change is searchable.
+    let res = app
+        .send(
+            Method::PUT,
+            &edu,
+            &format!("/api/v1/policies/{id}/follow-up"),
+            json!({"follow_up": "x"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .send(
+            Method::PUT,
+            &health,
+            &format!("/api/v1/policies/{id}/follow-up"),
+            json!({"follow_up": "已完成监测对象家庭医生签约全覆盖"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(found("全覆盖").await, vec![id]);
+    // The document, readable by everyone.
+    let pdf = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/policies/{id}/attachments?name=policy.pdf"
+        )))
+        .bearer_auth(&health)
+        .body(b"%PDF-1.4 policy".to_vec())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(pdf.status(), StatusCode::CREATED);
+    let url = json(pdf).await["url"].as_str().expect("url").to_owned();
+    assert_eq!(app.get(&edu, &url).await.status(), StatusCode::OK);
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -2,6 +2,7 @@
 
 mod admin;
 pub(crate) mod monthly;
+pub(crate) mod policies;
 mod registry;
 pub(crate) mod roster;
 pub(crate) mod scoring;
@@ -193,6 +194,15 @@ pub fn routes() -> Router<AppState> {
         .route("/warnings/{id}/sign", post(roster::sign))
         .route("/warnings/{id}/verify", post(roster::verify))
         .route("/warnings/{id}/close", post(roster::close))
+        .route("/policies", get(policies::list).post(policies::create))
+        .route("/policies/{id}", get(policies::get_one))
+        .route("/policies/{id}/follow-up", put(policies::follow_up))
+        .route(
+            "/policies/{id}/attachments",
+            post(policies::attach).layer(axum::extract::DefaultBodyLimit::max(
+                crate::pages::scoring::IMPORT_LIMIT,
+            )),
+        )
         .route(
             "/warning-routes",
             get(roster::routes).put(roster::set_routes),
@@ -266,6 +276,7 @@ impl Modify for BearerAuth {
         roster::households, roster::household, roster::set_stage, roster::unmask,
         roster::push, roster::list, roster::get_one, roster::sign, roster::verify, roster::close,
         roster::routes, roster::set_routes, roster::stream,
+        policies::list, policies::create, policies::get_one, policies::follow_up, policies::attach,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -280,6 +291,7 @@ impl Modify for BearerAuth {
         (name = "monthly", description = "月度工作：自查、问题整改台账、乡镇评分、例会、核查、交办、资料报送、月度关账"),
         (name = "roster", description = "脱贫户和监测对象名单：导入、脱敏与查看、动态监测"),
         (name = "warnings", description = "信息预警：推送、签收、核实、办结，实时推送"),
+        (name = "policies", description = "政策共享：发布、中文全文检索、月度更新清单、落实情况"),
         (name = "scoring", description = "评分、排序、申诉与审定（附件4《奖优惩后评分细则》）"),
     )
 )]

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 mod home;
 pub(crate) mod monthly;
 pub(crate) mod notices;
+pub(crate) mod policies;
 pub(crate) mod registry;
 pub(crate) mod roster;
 pub(crate) mod scoring;
@@ -186,6 +187,14 @@ pub fn routes() -> Router<AppState> {
             "/warnings/routes",
             get(roster::routes).post(roster::save_routes),
         )
+        .route("/policies", get(policies::list).post(policies::create))
+        .route("/policies/{id}", get(policies::show))
+        .route("/policies/{id}/follow-up", post(policies::follow_up))
+        .route(
+            "/policies/{id}/attachments",
+            post(policies::attach)
+                .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
+        )
         .route("/warnings/{id}", get(roster::warning))
         .route("/warnings/{id}/sign", post(roster::sign))
         .route("/warnings/{id}/verify", post(roster::verify))
@@ -231,6 +240,7 @@ impl Layout {
             add("/monthly", "月度工作");
             add("/roster", "农户名单");
             add("/warnings", "信息预警");
+            add("/policies", "政策共享");
             if role != liandong_domain::Role::Township {
                 add("/rankings", "评分排序");
             }
@@ -288,6 +298,7 @@ pub fn flash(code: Option<&str>) -> Option<&'static str> {
         "published" => "通知已发布。",
         "imported" => "导入成功。",
         "pushed" => "预警已推送。",
+        "posted" => "政策已发布。",
         "signed" => "已签收。",
         "closed" => "已关账，系统提议的加减分事项列在下方，请逐项确认或否决。",
         _ => return None,
