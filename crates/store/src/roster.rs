@@ -247,14 +247,15 @@ pub struct HouseholdFilter {
 const HOUSEHOLD_COLUMNS: &str = "household_no, township_id, village, village_group, kind, stage, identified_on, assisted_on, cleared_on, risk_types, measures, cadre, active, updated_at";
 const PERSON_COLUMNS: &str = "household_id, name, id_lookup, id_sealed, id_masked, relation, sex, birth_date, phone_lookup, phone_sealed, phone_masked, health, disability, labour, schooling, active";
 
-fn placeholders(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The VALUES lists of a multi-row insert. SQLite gets anonymous `?` parameters: looking up
+/// a numbered parameter's name is linear in the statement's parameter count, which makes a
+/// 2,000-parameter insert quadratic. (PostgreSQL's numbered `$n` belong here with its backend.)
+fn placeholders(backend: crate::Backend, rows: usize, cols: usize) -> String {
+    let mark = match backend {
+        crate::Backend::Sqlite => "?",
+    };
+    let row = format!("({})", vec![mark; cols].join(", "));
+    vec![row; rows].join(", ")
 }
 
 impl Store {
@@ -303,7 +304,7 @@ impl Store {
         for chunk in c.households_added.chunks(200) {
             let sql = format!(
                 "INSERT INTO household ({HOUSEHOLD_COLUMNS}) VALUES {}",
-                placeholders(chunk.len(), 14)
+                placeholders(self.backend, chunk.len(), 14)
             );
             let mut q = sqlx::query(&sql);
             for h in chunk {
@@ -370,10 +371,14 @@ impl Store {
                 .copied()
                 .ok_or_else(|| invalid(&format!("household {no}")))
         };
-        for chunk in c.persons_added.chunks(120) {
+        // In key order: the unique index on the keyed hash then grows at its end instead of
+        // taking a million random inserts.
+        let mut added: Vec<&PersonRecord> = c.persons_added.iter().collect();
+        added.sort_unstable_by(|a, b| a.id_lookup.cmp(&b.id_lookup));
+        for chunk in added.chunks(120) {
             let sql = format!(
                 "INSERT INTO person ({PERSON_COLUMNS}) VALUES {}",
-                placeholders(chunk.len(), 16)
+                placeholders(self.backend, chunk.len(), 16)
             );
             let mut q = sqlx::query(&sql);
             for p in chunk {
