@@ -202,7 +202,8 @@ impl App {
                         subject: Subject::Household(h.id),
                         risk_type: risk,
                         summary: summary.into(),
-                        occurred_on: today - Duration::days(days),
+                        occurred_on: liandong_domain::deadline::county_date(at)
+                            - Duration::days(days),
                         evidence: "部门数据比对及入户走访".into(),
                     },
                     at,

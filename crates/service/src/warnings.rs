@@ -28,6 +28,9 @@ pub struct Notice {
     pub url: String,
     /// When it was pushed, in milliseconds since the epoch (for delay measurements).
     pub at_ms: i64,
+    /// This notice as JSON, made once for every stream that receives it.
+    #[serde(skip)]
+    pub json: String,
 }
 
 /// The broadcast of new warnings to every open event stream.
@@ -156,7 +159,7 @@ impl App {
             .store
             .create_warning(actor, now.timestamp(), &w)
             .await?;
-        let notice = Notice {
+        let mut notice = Notice {
             id: stored.id,
             units: receivers,
             title: format!(
@@ -171,7 +174,9 @@ impl App {
             ),
             url: format!("/warnings/{}", stored.id),
             at_ms: now.timestamp_millis(),
+            json: String::new(),
         };
+        notice.json = serde_json::to_string(&notice).unwrap_or_default();
         self.forward(&notice, &stored);
         let _ = self.warnings.tx.send(Arc::new(notice));
         Ok(stored)

@@ -371,11 +371,8 @@ impl Store {
                 .copied()
                 .ok_or_else(|| invalid(&format!("household {no}")))
         };
-        // In key order: the unique index on the keyed hash then grows at its end instead of
-        // taking a million random inserts.
-        let mut added: Vec<&PersonRecord> = c.persons_added.iter().collect();
-        added.sort_unstable_by(|a, b| a.id_lookup.cmp(&b.id_lookup));
-        for chunk in added.chunks(120) {
+        // In the export's order, so that members keep it (household head first).
+        for chunk in c.persons_added.chunks(120) {
             let sql = format!(
                 "INSERT INTO person ({PERSON_COLUMNS}) VALUES {}",
                 placeholders(self.backend, chunk.len(), 16)

@@ -784,10 +784,7 @@ pub async fn stream(
         if !App::notice_is_for(&p, &n) {
             return None;
         }
-        Some(Ok(Event::default()
-            .event("warning")
-            .json_data(&*n)
-            .unwrap_or_default()))
+        Some(Ok(Event::default().event("warning").data(n.json.as_str())))
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
 }
