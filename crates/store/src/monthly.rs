@@ -1489,20 +1489,39 @@ impl Store {
 
     // ---- required submissions ----
 
+    /// Requirements with a part for a unit in `scope`, with those parts, newest first.
     pub async fn requirements(&self, scope: &Scope) -> Result<Vec<SubmissionRequirement>> {
+        self.load_requirements(scope, None).await
+    }
+
+    /// One requirement, if it has a part for a unit in `scope`.
+    pub async fn requirement(&self, scope: &Scope, id: i64) -> Result<SubmissionRequirement> {
+        self.load_requirements(scope, Some(id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound("该报送任务"))
+    }
+
+    async fn load_requirements(
+        &self,
+        scope: &Scope,
+        id: Option<i64>,
+    ) -> Result<Vec<SubmissionRequirement>> {
         let rows = sqlx::query(&format!(
-            "SELECT r.* FROM submission_requirement r WHERE EXISTS
+            "SELECT r.* FROM submission_requirement r WHERE (CAST($1 AS BIGINT) IS NULL OR r.id = $1) AND EXISTS
                (SELECT 1 FROM submission_target t WHERE t.requirement_id = r.id AND {})
              ORDER BY r.due_at DESC, r.id DESC",
             scope.condition("t.department_id")
         ))
+        .bind(id)
         .fetch_all(&self.read)
         .await?;
         let targets = sqlx::query(&format!(
             "SELECT t.*, u.name AS department FROM submission_target t JOIN unit u ON u.id = t.department_id
-             WHERE {} ORDER BY u.sort_order",
+             WHERE (CAST($1 AS BIGINT) IS NULL OR t.requirement_id = $1) AND {} ORDER BY u.sort_order",
             scope.condition("t.department_id")
         ))
+        .bind(id)
         .fetch_all(&self.read)
         .await?;
         let targets = all(&targets, target_row)?;

@@ -250,7 +250,7 @@ const PERSON_COLUMNS: &str = "household_id, name, id_lookup, id_sealed, id_maske
 /// The VALUES lists of a multi-row insert. SQLite gets anonymous `?` parameters: looking up
 /// a numbered parameter's name is linear in the statement's parameter count, which makes a
 /// 2,000-parameter insert quadratic. (PostgreSQL's numbered `$n` belong here with its backend.)
-fn placeholders(backend: crate::Backend, rows: usize, cols: usize) -> String {
+fn values_lists(backend: crate::Backend, rows: usize, cols: usize) -> String {
     let mark = match backend {
         crate::Backend::Sqlite => "?",
     };
@@ -304,7 +304,7 @@ impl Store {
         for chunk in c.households_added.chunks(200) {
             let sql = format!(
                 "INSERT INTO household ({HOUSEHOLD_COLUMNS}) VALUES {}",
-                placeholders(self.backend, chunk.len(), 14)
+                values_lists(self.backend, chunk.len(), 14)
             );
             let mut q = sqlx::query(&sql);
             for h in chunk {
@@ -375,7 +375,7 @@ impl Store {
         for chunk in c.persons_added.chunks(120) {
             let sql = format!(
                 "INSERT INTO person ({PERSON_COLUMNS}) VALUES {}",
-                placeholders(self.backend, chunk.len(), 16)
+                values_lists(self.backend, chunk.len(), 16)
             );
             let mut q = sqlx::query(&sql);
             for p in chunk {

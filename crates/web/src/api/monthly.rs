@@ -1462,11 +1462,8 @@ pub async fn create_requirement(
     let r = st
         .app
         .store
-        .requirements(&liandong_store::Scope::All)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| AppError::not_found("未找到该报送任务"))?;
+        .requirement(&liandong_store::Scope::All, id)
+        .await?;
     Ok((StatusCode::CREATED, Json(requirement_dto(&r))))
 }
 
@@ -1488,14 +1485,7 @@ pub async fn submit(
     st.app
         .submit_requirement(u.principal(), id, req.department_id, &req.note, now())
         .await?;
-    let r = st
-        .app
-        .store
-        .requirements(&u.principal().scope())
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| AppError::not_found("未找到该报送任务"))?;
+    let r = st.app.store.requirement(&u.principal().scope(), id).await?;
     Ok(Json(requirement_dto(&r)))
 }
 

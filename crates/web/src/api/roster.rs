@@ -703,20 +703,7 @@ pub async fn routes(
     State(st): State<AppState>,
     _u: Require<AnyUser>,
 ) -> AppResult<Json<Vec<RouteDto>>> {
-    let all = st.app.store.warning_routes().await?;
-    Ok(Json(
-        RiskType::ALL
-            .iter()
-            .map(|r| RouteDto {
-                risk_type: r.code().into(),
-                department_ids: all
-                    .iter()
-                    .filter(|(k, _)| k == r)
-                    .map(|(_, d)| *d)
-                    .collect(),
-            })
-            .collect(),
-    ))
+    routes_of(&st).await
 }
 
 /// Replaces the routing table (office administrators).

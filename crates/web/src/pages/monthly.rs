@@ -1949,14 +1949,7 @@ pub async fn submission(
     Query(q): Query<Msg>,
 ) -> AppResult<Response> {
     let p = u.principal();
-    let r = st
-        .app
-        .store
-        .requirements(&p.scope())
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| AppError::not_found("未找到该报送任务"))?;
+    let r = st.app.store.requirement(&p.scope(), id).await?;
     let t = now();
     let targets = r
         .targets
