@@ -235,6 +235,7 @@ pub fn check_rows(
     let mut households: Vec<HouseholdRecord> = Vec::new();
     let mut first_row: HashMap<String, (usize, usize)> = HashMap::new();
     let mut persons = Vec::with_capacity(data.rows.len());
+    let mut secrets = Vec::with_capacity(data.rows.len());
     let mut seen_ids: HashMap<String, usize> = HashMap::with_capacity(data.rows.len());
     for (i, (row, cells)) in data.rows.iter().enumerate() {
         if i % 4096 == 0 {
@@ -405,39 +406,54 @@ pub fn check_rows(
                 }
             }
         }
-        let (phone_lookup, phone_sealed, phone_masked) = if phone.is_empty() {
-            (None, None, None)
-        } else {
-            (
-                Some(vault.lookup(&phone)),
-                Some(vault.seal(&phone)),
-                Some(mask_phone(&phone)),
-            )
-        };
         persons.push(PersonRecord {
             household_no: no,
             name,
-            id_lookup: vault.lookup(id.expose()),
-            id_sealed: vault.seal(id.expose()),
+            // Sealed and hashed below, on every core, once the whole file has passed.
+            id_lookup: String::new(),
+            id_sealed: String::new(),
             id_masked: id.masked(),
             relation,
             sex: id.sex().label().to_owned(),
             birth_date: id.birth_date(),
-            phone_lookup,
-            phone_sealed,
-            phone_masked,
+            phone_lookup: None,
+            phone_sealed: None,
+            phone_masked: None,
             health,
             disability,
             labour,
             schooling,
         });
+        secrets.push((id, phone));
     }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    seal_persons(&mut persons, &secrets, vault);
     progress.store(data.rows.len(), Ordering::Relaxed);
-    if errors.is_empty() {
-        Ok((households, persons))
-    } else {
-        Err(errors)
-    }
+    Ok((households, persons))
+}
+
+/// Fills in the sealed values and lookup hashes of ID and phone numbers, the costly part of
+/// checking a roster, split over the machine's cores.
+fn seal_persons(persons: &mut [PersonRecord], secrets: &[(IdNumber, String)], vault: &Vault) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = persons.len().div_ceil(cores).max(1);
+    std::thread::scope(|s| {
+        for (ps, ss) in persons.chunks_mut(per).zip(secrets.chunks(per)) {
+            s.spawn(move || {
+                for (p, (id, phone)) in ps.iter_mut().zip(ss) {
+                    p.id_lookup = vault.lookup(id.expose());
+                    p.id_sealed = vault.seal(id.expose());
+                    if !phone.is_empty() {
+                        p.phone_lookup = Some(vault.lookup(phone));
+                        p.phone_sealed = Some(vault.seal(phone));
+                        p.phone_masked = Some(mask_phone(phone));
+                    }
+                }
+            });
+        }
+    });
 }
 
 impl App {

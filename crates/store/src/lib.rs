@@ -147,8 +147,10 @@ pub struct Store {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;";
 /// The writer also gets a 64 MiB page cache: a county's roster import touches a million
-/// index entries, which thrash SQLite's default 2 MiB cache.
-const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;";
+/// index entries, which thrash SQLite's default 2 MiB cache. Its statement journals (the
+/// pages a multi-row insert must restore if it fails halfway) stay in memory: written to a
+/// temporary file, they took a fifth of a roster import.
+pub(crate) const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`, refuses a damaged file,

@@ -292,6 +292,26 @@ impl Store {
         file_hash: &str,
         c: &RosterChanges,
     ) -> Result<()> {
+        // A county's roster is a few hundred MB of pages: with the writer's usual cache the
+        // person index is evicted and written to the WAL again and again. The cache is given
+        // back afterwards, whether the import went through or not.
+        sqlx::query("PRAGMA cache_size = -1048576")
+            .execute(&self.write)
+            .await?;
+        let applied = self.write_roster(actor, at, file_hash, c).await;
+        sqlx::query(crate::SQLITE_WRITER_PRAGMAS)
+            .execute(&self.write)
+            .await?;
+        applied
+    }
+
+    async fn write_roster(
+        &self,
+        actor: &Actor,
+        at: i64,
+        file_hash: &str,
+        c: &RosterChanges,
+    ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query("INSERT INTO import_batch (kind, file_hash, rows, imported_by, imported_at) VALUES ('roster', $1, $2, $3, $4)")
             .bind(file_hash)
@@ -309,18 +329,18 @@ impl Store {
             let mut q = sqlx::query(&sql);
             for h in chunk {
                 q = q
-                    .bind(&h.household_no)
+                    .bind(h.household_no.as_str())
                     .bind(h.township_id)
-                    .bind(&h.village)
-                    .bind(&h.village_group)
+                    .bind(h.village.as_str())
+                    .bind(h.village_group.as_str())
                     .bind(h.kind.code())
                     .bind(h.stage.code())
                     .bind(h.identified_on.map(|d| d.to_string()))
                     .bind(h.assisted_on.map(|d| d.to_string()))
                     .bind(h.cleared_on.map(|d| d.to_string()))
                     .bind(risk_codes(&h.risk_types))
-                    .bind(&h.measures)
-                    .bind(&h.cadre)
+                    .bind(h.measures.as_str())
+                    .bind(h.cadre.as_str())
                     .bind(1_i64)
                     .bind(at);
             }
@@ -333,16 +353,16 @@ impl Store {
                    active = 1, updated_at = $12 WHERE id = $13",
             )
             .bind(h.township_id)
-            .bind(&h.village)
-            .bind(&h.village_group)
+            .bind(h.village.as_str())
+            .bind(h.village_group.as_str())
             .bind(h.kind.code())
             .bind(h.stage.code())
             .bind(h.identified_on.map(|d| d.to_string()))
             .bind(h.assisted_on.map(|d| d.to_string()))
             .bind(h.cleared_on.map(|d| d.to_string()))
             .bind(risk_codes(&h.risk_types))
-            .bind(&h.measures)
-            .bind(&h.cadre)
+            .bind(h.measures.as_str())
+            .bind(h.cadre.as_str())
             .bind(at)
             .bind(id)
             .execute(&mut *tx)
@@ -381,20 +401,20 @@ impl Store {
             for p in chunk {
                 q = q
                     .bind(household_of(&p.household_no)?)
-                    .bind(&p.name)
-                    .bind(&p.id_lookup)
-                    .bind(&p.id_sealed)
-                    .bind(&p.id_masked)
-                    .bind(&p.relation)
-                    .bind(&p.sex)
+                    .bind(p.name.as_str())
+                    .bind(p.id_lookup.as_str())
+                    .bind(p.id_sealed.as_str())
+                    .bind(p.id_masked.as_str())
+                    .bind(p.relation.as_str())
+                    .bind(p.sex.as_str())
                     .bind(p.birth_date.to_string())
                     .bind(p.phone_lookup.as_deref())
                     .bind(p.phone_sealed.as_deref())
                     .bind(p.phone_masked.as_deref())
-                    .bind(&p.health)
-                    .bind(&p.disability)
-                    .bind(&p.labour)
-                    .bind(&p.schooling)
+                    .bind(p.health.as_str())
+                    .bind(p.disability.as_str())
+                    .bind(p.labour.as_str())
+                    .bind(p.schooling.as_str())
                     .bind(1_i64);
             }
             q.execute(&mut *tx)
@@ -408,19 +428,19 @@ impl Store {
                    labour = $13, schooling = $14, active = 1 WHERE id = $15",
             )
             .bind(household_of(&p.household_no)?)
-            .bind(&p.name)
-            .bind(&p.id_sealed)
-            .bind(&p.id_masked)
-            .bind(&p.relation)
-            .bind(&p.sex)
+            .bind(p.name.as_str())
+            .bind(p.id_sealed.as_str())
+            .bind(p.id_masked.as_str())
+            .bind(p.relation.as_str())
+            .bind(p.sex.as_str())
             .bind(p.birth_date.to_string())
             .bind(p.phone_lookup.as_deref())
             .bind(p.phone_sealed.as_deref())
             .bind(p.phone_masked.as_deref())
-            .bind(&p.health)
-            .bind(&p.disability)
-            .bind(&p.labour)
-            .bind(&p.schooling)
+            .bind(p.health.as_str())
+            .bind(p.disability.as_str())
+            .bind(p.labour.as_str())
+            .bind(p.schooling.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
