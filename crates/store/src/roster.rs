@@ -299,9 +299,14 @@ impl Store {
             .execute(&self.write)
             .await?;
         let applied = self.write_roster(actor, at, file_hash, c).await;
-        sqlx::query(crate::SQLITE_WRITER_PRAGMAS)
+        // A failure here must not report a committed import as failed: the cache size only
+        // matters for memory, and the next connection starts with the usual one.
+        if let Err(e) = sqlx::query(crate::SQLITE_WRITER_PRAGMAS)
             .execute(&self.write)
-            .await?;
+            .await
+        {
+            tracing::warn!(error = %e, "could not give back the roster import's page cache");
+        }
         applied
     }
 
