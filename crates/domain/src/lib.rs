@@ -15,7 +15,7 @@ pub mod scoring;
 
 use serde::{Deserialize, Serialize};
 
-pub use id_number::{IdNumber, IdNumberError};
+pub use id_number::{IdKey, IdNumber, IdNumberError};
 pub use period::{Month, Period, PeriodError, Quarter, Year};
 pub use role::{Role, UnitKind};
 
