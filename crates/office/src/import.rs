@@ -52,6 +52,20 @@ pub enum ImportError {
     BadCsv(usize, String),
 }
 
+/// One problem of an import, named by row and column as the spreadsheet shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub row: usize,
+    pub column: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "第 {} 行“{}”列：{}", self.row, self.column, self.message)
+    }
+}
+
 /// The first sheet, as text cells under their headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetData {
@@ -73,7 +87,7 @@ impl SheetData {
 
 /// The real uncompressed size, read through a cap (a crafted zip can understate it in its
 /// directory), or the cap plus one when it is larger.
-fn uncompressed_size<R: Read + Seek>(r: R, cap: u64) -> Result<u64, ImportError> {
+pub fn uncompressed_size<R: Read + Seek>(r: R, cap: u64) -> Result<u64, ImportError> {
     let mut archive = zip::ZipArchive::new(r).map_err(|_| ImportError::NotXlsx)?;
     let mut total = 0_u64;
     for i in 0..archive.len() {
@@ -88,7 +102,9 @@ fn uncompressed_size<R: Read + Seek>(r: R, cap: u64) -> Result<u64, ImportError>
     Ok(total)
 }
 
-fn text(d: &Data) -> String {
+/// A cell as the text the import reads: whole numbers without `.0`, dates as `2024-03-05`,
+/// and numbers too long for a float in exponent form, so that a mangled ID is seen as such.
+pub fn cell_text(d: &Data) -> String {
     match d {
         Data::Empty => String::new(),
         Data::String(s) => s.trim().to_owned(),
@@ -133,7 +149,7 @@ pub fn read_xlsx(
     let mut rows = range.rows();
     let headers: Vec<String> = rows
         .next()
-        .map(|r| r.iter().map(text).collect())
+        .map(|r| r.iter().map(cell_text).collect())
         .unwrap_or_default();
     let missing: Vec<&str> = required
         .iter()
@@ -146,7 +162,7 @@ pub fn read_xlsx(
     let mut out = Vec::new();
     for (i, r) in rows.enumerate() {
         let row_no = first_row as usize + i + 2;
-        let cells: Vec<String> = r.iter().map(text).collect();
+        let cells: Vec<String> = r.iter().map(cell_text).collect();
         if cells.iter().all(String::is_empty) {
             continue;
         }
