@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use liandong_domain::mask::mask_phone;
-use liandong_domain::roster::{HouseholdKind, MonitoringStage, RiskType};
+use liandong_domain::roster::RiskType;
 use liandong_domain::{IdNumber, Role};
 use liandong_store::{
     Household, HouseholdRecord, Person, PersonRecord, RosterChanges, RosterSnapshot,
@@ -20,40 +20,7 @@ use crate::scoring::RowError;
 use crate::vault::Vault;
 use crate::{App, Principal};
 
-/// Headers an export must have (api.md "Files").
-pub const ROSTER_REQUIRED: [&str; 7] = [
-    "户编号",
-    "乡镇",
-    "村",
-    "姓名",
-    "身份证号",
-    "与户主关系",
-    "户类型",
-];
-
-/// Every column the template offers, with its width.
-pub const ROSTER_COLUMNS: [(&str, f64); 20] = [
-    ("户编号", 16.0),
-    ("乡镇", 10.0),
-    ("村", 10.0),
-    ("组", 6.0),
-    ("姓名", 8.0),
-    ("身份证号", 20.0),
-    ("与户主关系", 8.0),
-    ("户类型", 12.0),
-    ("监测状态", 10.0),
-    ("识别纳入日期", 12.0),
-    ("帮扶日期", 12.0),
-    ("风险消除日期", 12.0),
-    ("风险类型", 14.0),
-    ("帮扶措施", 20.0),
-    ("帮扶责任人", 10.0),
-    ("联系电话", 13.0),
-    ("健康状况", 10.0),
-    ("残疾情况", 10.0),
-    ("劳动技能", 10.0),
-    ("在校情况", 10.0),
-];
+pub use liandong_compare::roster::{ROSTER_COLUMNS, ROSTER_REQUIRED};
 
 /// Limits of a roster file: a whole county's export.
 pub fn roster_limits() -> liandong_office::import::Limits {
@@ -120,33 +87,6 @@ impl RosterJob {
 }
 
 pub type RosterJobs = Arc<Mutex<HashMap<String, Arc<RosterJob>>>>;
-
-fn split_risks(s: &str) -> std::result::Result<Vec<RiskType>, String> {
-    let mut out = Vec::new();
-    for part in s
-        .split(['、', ',', '，', ';', '；', ' '])
-        .filter(|p| !p.trim().is_empty())
-    {
-        match RiskType::from_label(part) {
-            Some(r) if !out.contains(&r) => out.push(r),
-            Some(_) => {}
-            None => return Err(format!("“{part}”不是风险类型")),
-        }
-    }
-    Ok(out)
-}
-
-fn date_cell(s: &str) -> std::result::Result<Option<NaiveDate>, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s, "%Y/%m/%d"))
-        .or_else(|_| NaiveDate::parse_from_str(s, "%Y%m%d"))
-        .map(Some)
-        .map_err(|_| format!("“{s}”不是日期（写作 2023-04-12）"))
-}
 
 /// Compares an export with the stored roster.
 pub fn diff(
@@ -231,203 +171,49 @@ pub fn check_rows(
     vault: &Vault,
     progress: &AtomicUsize,
 ) -> std::result::Result<(Vec<HouseholdRecord>, Vec<PersonRecord>), Vec<RowError>> {
-    let mut errors = Vec::new();
+    let names: Vec<String> = townships.iter().map(|t| t.1.clone()).collect();
+    let rows = liandong_compare::parse_roster(data, Some(&names), progress)?;
+    let township_id = |name: &str| townships.iter().find(|(_, n)| n == name).map_or(0, |t| t.0);
     let mut households: Vec<HouseholdRecord> = Vec::new();
-    let mut first_row: HashMap<String, (usize, usize)> = HashMap::new();
-    let mut persons = Vec::with_capacity(data.rows.len());
-    let mut secrets = Vec::with_capacity(data.rows.len());
-    let mut seen_ids: HashMap<String, usize> = HashMap::with_capacity(data.rows.len());
-    for (i, (row, cells)) in data.rows.iter().enumerate() {
-        if i % 4096 == 0 {
-            progress.store(i, Ordering::Relaxed);
-        }
-        let get = |c: &str| data.get(cells, c).trim();
-        let mut err = |column: &'static str, message: String| {
-            errors.push(RowError {
-                row: *row,
-                column,
-                message,
-            })
-        };
-        let mut text = |column: &'static str, max: usize, required: bool| -> Option<String> {
-            let v = get(column);
-            if required && v.is_empty() {
-                err(column, "不能为空".into());
-                None
-            } else if v.chars().count() > max {
-                err(column, format!("最多 {max} 个字"));
-                None
-            } else {
-                Some(v.to_owned())
-            }
-        };
-        let no = text("户编号", 40, true);
-        let village = text("村", 40, true);
-        let name = text("姓名", 40, true);
-        let relation = text("与户主关系", 20, true);
-        let group = text("组", 20, false);
-        let measures = text("帮扶措施", 200, false);
-        let cadre = text("帮扶责任人", 40, false);
-        let health = text("健康状况", 40, false);
-        let disability = text("残疾情况", 40, false);
-        let labour = text("劳动技能", 40, false);
-        let schooling = text("在校情况", 40, false);
-        let township = townships
-            .iter()
-            .find(|(_, n)| n == get("乡镇"))
-            .map(|t| t.0);
-        if township.is_none() {
-            err("乡镇", format!("“{}”不是本县的乡镇", get("乡镇")));
-        }
-        let kind = HouseholdKind::from_label(get("户类型"));
-        if kind.is_none() {
-            err(
-                "户类型",
-                format!(
-                    "“{}”应为 脱贫户、脱贫不稳定户、边缘易致贫户、突发严重困难户 之一",
-                    get("户类型")
-                ),
-            );
-        }
-        let id = match IdNumber::normalize(get("身份证号")) {
-            Ok((id, _)) => match seen_ids.get(id.expose()) {
-                Some(first) => {
-                    err("身份证号", format!("与第 {first} 行的身份证号相同"));
-                    None
-                }
-                None => {
-                    seen_ids.insert(id.expose().to_owned(), *row);
-                    Some(id)
-                }
-            },
-            Err(e) => {
-                err("身份证号", e.to_string());
-                None
-            }
-        };
-        let stage = match get("监测状态") {
-            "" => kind.map(|k| {
-                if k.monitored() {
-                    MonitoringStage::Identified
-                } else {
-                    MonitoringStage::None
-                }
-            }),
-            s => {
-                let st = MonitoringStage::from_label(s);
-                if st.is_none() {
-                    err(
-                        "监测状态",
-                        format!("“{s}”应为 识别纳入、落实帮扶、风险消除 之一或留空"),
-                    );
-                }
-                st
-            }
-        };
-        let mut dates = [None, None, None];
-        for (k, column) in ["识别纳入日期", "帮扶日期", "风险消除日期"]
-            .into_iter()
-            .enumerate()
-        {
-            match date_cell(get(column)) {
-                Ok(d) => dates[k] = d,
-                Err(m) => err(column, m),
-            }
-        }
-        let risks = match split_risks(get("风险类型")) {
-            Ok(r) => Some(r),
-            Err(m) => {
-                err("风险类型", m);
-                None
-            }
-        };
-        let phone = get("联系电话").replace([' ', '-'], "");
-        let mobile = phone.len() == 11
-            && phone.starts_with('1')
-            && phone.bytes().all(|b| b.is_ascii_digit());
-        if !phone.is_empty() && !mobile {
-            err("联系电话", format!("“{phone}”不是 11 位手机号码"));
-        }
-        let (
-            Some(no),
-            Some(village),
-            Some(name),
-            Some(relation),
-            Some(group),
-            Some(measures),
-            Some(cadre),
-            Some(health),
-            Some(disability),
-            Some(labour),
-            Some(schooling),
-            Some(township),
-            Some(kind),
-            Some(id),
-            Some(stage),
-            Some(risks),
-        ) = (
-            no, village, name, relation, group, measures, cadre, health, disability, labour,
-            schooling, township, kind, id, stage, risks,
-        )
-        else {
-            continue;
-        };
-        let h = HouseholdRecord {
-            household_no: no.clone(),
-            township_id: township,
-            village,
-            village_group: group,
-            kind,
-            stage,
-            identified_on: dates[0],
-            assisted_on: dates[1],
-            cleared_on: dates[2],
-            risk_types: risks,
-            measures,
-            cadre,
-        };
-        match first_row.get(&no) {
-            None => {
-                first_row.insert(no.clone(), (*row, households.len()));
-                households.push(h);
-            }
-            Some((first, idx)) => {
-                let prev = &households[*idx];
-                if prev.township_id != h.township_id
-                    || prev.village != h.village
-                    || prev.kind != h.kind
-                {
-                    errors.push(RowError {
-                        row: *row,
-                        column: "户编号",
-                        message: format!("同一户的乡镇、村或户类型与第 {first} 行不一致"),
-                    });
-                    continue;
-                }
-            }
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut persons = Vec::with_capacity(rows.len());
+    let mut secrets = Vec::with_capacity(rows.len());
+    for r in rows {
+        if seen.insert(r.household_no.clone()) {
+            households.push(HouseholdRecord {
+                household_no: r.household_no.clone(),
+                township_id: township_id(&r.township),
+                village: r.village,
+                village_group: r.group,
+                kind: r.kind,
+                stage: r.stage,
+                identified_on: r.dates[0],
+                assisted_on: r.dates[1],
+                cleared_on: r.dates[2],
+                risk_types: r.risks,
+                measures: r.measures,
+                cadre: r.cadre,
+            });
         }
         persons.push(PersonRecord {
-            household_no: no,
-            name,
+            household_no: r.household_no,
+            name: r.name,
             // Sealed and hashed below, on every core, once the whole file has passed.
             id_lookup: String::new(),
             id_sealed: String::new(),
-            id_masked: id.masked(),
-            relation,
-            sex: id.sex().label().to_owned(),
-            birth_date: id.birth_date(),
+            id_masked: r.id.masked(),
+            relation: r.relation,
+            sex: r.id.sex().label().to_owned(),
+            birth_date: r.id.birth_date(),
             phone_lookup: None,
             phone_sealed: None,
             phone_masked: None,
-            health,
-            disability,
-            labour,
-            schooling,
+            health: r.health,
+            disability: r.disability,
+            labour: r.labour,
+            schooling: r.schooling,
         });
-        secrets.push((id, phone));
-    }
-    if !errors.is_empty() {
-        return Err(errors);
+        secrets.push((r.id, r.phone));
     }
     seal_persons(&mut persons, &secrets, vault);
     progress.store(data.rows.len(), Ordering::Relaxed);
@@ -664,6 +450,8 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
+    use liandong_domain::roster::MonitoringStage;
 
     fn sheet(rows: &[&[&str]]) -> liandong_office::import::SheetData {
         liandong_office::import::SheetData {

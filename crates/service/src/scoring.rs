@@ -589,19 +589,7 @@ pub const IMPORT_COLUMNS: [(&str, f64); 8] = [
 ];
 const REQUIRED: [&str; 4] = ["单位", "月份", "评分细则", "次数"];
 
-/// One problem of an import, named by row and column as the spreadsheet shows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
-    pub row: usize,
-    pub column: &'static str,
-    pub message: String,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "第 {} 行“{}”列：{}", self.row, self.column, self.message)
-    }
-}
+pub use liandong_office::import::RowError;
 
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]

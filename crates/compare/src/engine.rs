@@ -1,0 +1,887 @@
+//! Running rules over the roster and the data sets: exact matches on the normalised ID rolled
+//! up to households, absences (anti-joins), and sums over a window; each finding becomes a
+//! clue that carries the rows and values behind it.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use liandong_domain::id_number::IdKey;
+
+use crate::kinds::{DataKind, FieldType};
+use crate::load::{format_day, format_fen, ColumnData, Dataset, NormalisationReport, Part};
+use crate::roster::Roster;
+use crate::rules::{Filter, Finding, Per, Population, Pred, Rule, RuleSet, Severity, Test};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+/// A row that counts for a rule: (person or key, part, row).
+type Hit<T> = (T, u32, u32);
+
+/// How a clue's person was found in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchMethod {
+    /// The file's ID number was canonical as given.
+    Exact,
+    /// It matched after normalisation (spaces, full width, `x`, 15 digits).
+    Normalized,
+    /// It matched by name, birth date and place, with a confidence.
+    Fuzzy,
+}
+
+impl MatchMethod {
+    /// The code in exports (api.md): `exact`, `normalized`, `fuzzy`.
+    pub fn code(self) -> &'static str {
+        match self {
+            MatchMethod::Exact => "exact",
+            MatchMethod::Normalized => "normalized",
+            MatchMethod::Fuzzy => "fuzzy",
+        }
+    }
+}
+
+/// A person a clue is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub key: IdKey,
+    pub name: String,
+    pub method: MatchMethod,
+    pub confidence: f32,
+}
+
+/// A row behind a clue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRef {
+    pub source: String,
+    pub row: u32,
+}
+
+/// A risk clue (风险线索): what rule found it, about whom, and why, in words a township
+/// officer reads without knowing the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clue {
+    pub rule: String,
+    pub title: String,
+    pub finding: Finding,
+    pub severity: Severity,
+    /// The roster household, when the people are in the roster.
+    pub household_no: Option<String>,
+    pub township: Option<String>,
+    pub village: Option<String>,
+    /// The division code of the first subject's ID number: where a clue about someone not in
+    /// the roster is routed.
+    pub region: u32,
+    pub subjects: Vec<Subject>,
+    /// The values against the thresholds and the rows, in Chinese.
+    pub evidence: String,
+    pub rows: Vec<RowRef>,
+    /// Registry codes of the departments the clue goes to.
+    pub departments: Vec<String>,
+    pub to_township: bool,
+}
+
+/// What identifies a clue across runs: an open clue is not raised again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClueKey {
+    pub rule: String,
+    /// The household number, or the 17-digit ID key for someone not in the roster.
+    pub subject: String,
+}
+
+impl Clue {
+    pub fn key(&self) -> ClueKey {
+        ClueKey {
+            rule: self.rule.clone(),
+            subject: match &self.household_no {
+                Some(h) => h.clone(),
+                None => self.subjects.first().map_or(0, |s| s.key.get()).to_string(),
+            },
+        }
+    }
+}
+
+/// One rule's outcome in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleOutcome {
+    pub code: String,
+    pub clues: usize,
+    /// Clues found again while still open, not raised twice.
+    pub already_open: usize,
+    /// Why the rule did not run (a data set it needs was not supplied).
+    pub skipped: Option<String>,
+}
+
+/// What a run did, for the summary and the run report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub roster_persons: usize,
+    pub roster_households: usize,
+    pub datasets: Vec<(DataKind, NormalisationReport)>,
+    /// Rows whose ID, as given, is a roster member's.
+    pub matched_exact: u64,
+    /// Rows that matched a roster member only after normalisation.
+    pub matched_normalized: u64,
+    pub rules: Vec<RuleOutcome>,
+}
+
+/// What a run reads.
+pub struct Run<'a> {
+    pub roster: &'a Roster,
+    pub datasets: &'a [Dataset],
+    pub rules: &'a RuleSet,
+    /// The reference date: windows end on it, ages are counted on it.
+    pub as_of: NaiveDate,
+    /// Clues still open from earlier runs.
+    pub open: &'a HashSet<ClueKey>,
+}
+
+impl Run<'_> {
+    /// Runs every rule; `progress(done, total)` is called after each.
+    pub fn execute(&self, progress: &mut dyn FnMut(usize, usize)) -> (Vec<Clue>, RunReport) {
+        let mut report = RunReport {
+            roster_persons: self.roster.persons.len(),
+            roster_households: self.roster.households.len(),
+            ..RunReport::default()
+        };
+        for ds in self.datasets {
+            report.datasets.push((ds.kind, ds.report.clone()));
+            let (exact, normalized) = self.match_counts(ds);
+            report.matched_exact += exact;
+            report.matched_normalized += normalized;
+        }
+        let mut clues = Vec::new();
+        let total = self.rules.rules.len();
+        for (i, rule) in self.rules.rules.iter().enumerate() {
+            let mut outcome = RuleOutcome {
+                code: rule.code.clone(),
+                clues: 0,
+                already_open: 0,
+                skipped: None,
+            };
+            match self.run_rule(rule) {
+                Ok(found) => {
+                    for c in found {
+                        if self.open.contains(&c.key()) {
+                            outcome.already_open += 1;
+                        } else {
+                            outcome.clues += 1;
+                            clues.push(c);
+                        }
+                    }
+                }
+                Err(why) => outcome.skipped = Some(why),
+            }
+            report.rules.push(outcome);
+            progress(i + 1, total);
+        }
+        (clues, report)
+    }
+
+    fn dataset(&self, kind: DataKind) -> Option<&Dataset> {
+        self.datasets.iter().find(|d| d.kind == kind)
+    }
+
+    fn match_counts(&self, ds: &Dataset) -> (u64, u64) {
+        let counts = on_parts(&ds.parts, |_, part| {
+            let (mut exact, mut normalized) = (0, 0);
+            for id in &part.ids {
+                if let Some(k) = id.raw_key() {
+                    if self.roster.person(k).is_some() {
+                        if id.normalised() {
+                            normalized += 1;
+                        } else {
+                            exact += 1;
+                        }
+                    }
+                }
+            }
+            (exact, normalized)
+        });
+        counts
+            .into_iter()
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+    }
+
+    fn run_rule(&self, rule: &Rule) -> Result<Vec<Clue>, String> {
+        let data = self
+            .dataset(rule.data)
+            .ok_or_else(|| format!("未提供“{}”数据", rule.data.label()))?;
+        let ctx = Ctx {
+            as_of: self.as_of.num_days_from_ce(),
+            year: i64::from(self.as_of.year()),
+        };
+        match (rule.test, &rule.population) {
+            (Test::Match, Population::NotInRoster) => Ok(self.match_outsiders(rule, data, &ctx)),
+            (Test::Match, _) => Ok(self.match_roster(rule, data, &ctx)),
+            (Test::Absence, Population::Data { kind, filters }) => {
+                let pop = self
+                    .dataset(*kind)
+                    .ok_or_else(|| format!("未提供“{}”数据", kind.label()))?;
+                Ok(self.absent_from_data(rule, data, pop, filters, &ctx))
+            }
+            (Test::Absence, _) => Ok(self.absent_roster(rule, data, &ctx)),
+        }
+    }
+
+    fn in_population(&self, rule: &Rule, person: u32) -> bool {
+        match &rule.population {
+            Population::Roster {
+                kinds,
+                min_age,
+                max_age,
+            } => {
+                let p = &self.roster.persons[person as usize];
+                let age = p.key.age_on(self.as_of);
+                (kinds.is_empty() || kinds.contains(&self.roster.household_of(person).kind))
+                    && min_age.is_none_or(|m| age >= i32::from(m))
+                    && max_age.is_none_or(|m| age <= i32::from(m))
+            }
+            _ => true,
+        }
+    }
+
+    /// Match rules on roster members: hits, sums, then one clue per person or household.
+    fn match_roster(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
+        // (person, part, row) of every row that counts.
+        let hits: Vec<(u32, u32, u32)> = on_parts(&data.parts, |pi, part| {
+            let mut v = Vec::new();
+            for (r, id) in part.ids.iter().enumerate() {
+                let Some(p) = id.raw_key().and_then(|k| self.roster.person(k)) else {
+                    continue;
+                };
+                if self.in_population(rule, p) && passes(part, r, &rule.filters, ctx) {
+                    v.push((p, pi as u32, r as u32));
+                }
+            }
+            v
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+        let group_of = |p: u32, per: Per| match per {
+            Per::Person => p,
+            Per::Household => self.roster.persons[p as usize].household,
+        };
+        // Which groups (persons or households) the rule flags.
+        let flagged: FastSet<u32> = match &rule.aggregate {
+            None => hits.iter().map(|h| group_of(h.0, rule.per)).collect(),
+            Some(a) => {
+                let mut sums: FastMap<u32, i64> = FastMap::default();
+                for &(p, pi, r) in &hits {
+                    let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
+                    *sums.entry(group_of(p, a.per)).or_default() += v;
+                }
+                sums.into_iter()
+                    .filter(|&(_, s)| s >= a.at_least)
+                    .map(|(g, _)| g)
+                    .collect()
+            }
+        };
+        let flag_key = |p: u32| match &rule.aggregate {
+            Some(a) => group_of(p, a.per),
+            None => group_of(p, rule.per),
+        };
+        // Clue groups: by person or by household, holding the hits of flagged people.
+        let mut groups: Vec<(u32, Vec<Hit<u32>>)> = Vec::new();
+        let mut index: FastMap<u32, usize> = FastMap::default();
+        for &h in &hits {
+            if !flagged.contains(&flag_key(h.0)) {
+                continue;
+            }
+            let g = group_of(h.0, rule.per);
+            let i = *index.entry(g).or_insert_with(|| {
+                groups.push((g, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(h);
+        }
+        let mut clues: Vec<Clue> = groups
+            .into_iter()
+            .map(|(_, hits)| self.roster_clue(rule, data, &hits, ctx))
+            .collect();
+        clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
+        clues
+    }
+
+    fn roster_clue(
+        &self,
+        rule: &Rule,
+        data: &Dataset,
+        hits: &[(u32, u32, u32)],
+        ctx: &Ctx,
+    ) -> Clue {
+        let mut subjects: Vec<Subject> = Vec::new();
+        let mut seen = HashSet::new();
+        for &(p, pi, r) in hits {
+            if seen.insert(p) {
+                let person = &self.roster.persons[p as usize];
+                let normalised = data.parts[pi as usize].ids[r as usize].normalised();
+                subjects.push(Subject {
+                    key: person.key,
+                    name: person.name.clone(),
+                    method: if normalised {
+                        MatchMethod::Normalized
+                    } else {
+                        MatchMethod::Exact
+                    },
+                    confidence: 1.0,
+                });
+            }
+        }
+        let household = self.roster.household_of(hits[0].0);
+        let mut evidence = String::new();
+        if let Some(a) = &rule.aggregate {
+            let total: i64 = hits
+                .iter()
+                .map(|&(_, pi, r)| {
+                    number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0)
+                })
+                .sum();
+            let header = rule.data.columns()[a.column].header;
+            evidence.push_str(&format!(
+                "{} {} 条，{}合计 {}，达到 {}的阈值",
+                rule.data.label(),
+                hits.len(),
+                header,
+                amount(total, a.money),
+                amount(a.at_least, a.money),
+            ));
+        } else {
+            evidence.push_str(&format!("{}中有 {} 条记录", rule.data.label(), hits.len()));
+        }
+        push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
+        push_rows(
+            &mut evidence,
+            rule.data,
+            data,
+            hits.iter().map(|h| (h.1, h.2)),
+        );
+        Clue {
+            rule: rule.code.clone(),
+            title: rule.title.clone(),
+            finding: rule.finding,
+            severity: rule.severity,
+            household_no: Some(household.household_no.clone()),
+            township: Some(household.township.clone()),
+            village: Some(household.village.clone()),
+            region: subjects[0].key.region(),
+            subjects,
+            evidence,
+            rows: hits
+                .iter()
+                .map(|&(_, pi, r)| row_ref(data, pi, r))
+                .collect(),
+            departments: rule.route.departments.clone(),
+            to_township: rule.route.township,
+        }
+    }
+
+    /// Match rules on people not in the roster: sums per person, then the rows of those
+    /// flagged, found in a second pass.
+    fn match_outsiders(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
+        let counts = |part: &Part, r: usize| -> Option<u64> {
+            let k = part.ids[r].raw_key()?;
+            (self.roster.person(k).is_none() && passes(part, r, &rule.filters, ctx)).then_some(k)
+        };
+        let flagged: FastSet<u64> = match &rule.aggregate {
+            None => FastSet::default(),
+            Some(a) => {
+                let partial = on_parts(&data.parts, |_, part| {
+                    let mut sums: FastMap<u64, i64> = FastMap::default();
+                    for r in 0..part.len() {
+                        if let Some(k) = counts(part, r) {
+                            *sums.entry(k).or_default() += number(part, a.column, r).unwrap_or(0);
+                        }
+                    }
+                    sums
+                });
+                let mut sums: FastMap<u64, i64> = FastMap::default();
+                for m in partial {
+                    for (k, v) in m {
+                        *sums.entry(k).or_default() += v;
+                    }
+                }
+                sums.into_iter()
+                    .filter(|&(_, s)| s >= a.at_least)
+                    .map(|(k, _)| k)
+                    .collect()
+            }
+        };
+        let mut by_key: FastMap<u64, Vec<(u32, u32)>> = FastMap::default();
+        let hits = on_parts(&data.parts, |pi, part| {
+            let mut v = Vec::new();
+            for r in 0..part.len() {
+                if let Some(k) = counts(part, r) {
+                    if rule.aggregate.is_none() || flagged.contains(&k) {
+                        v.push((k, pi as u32, r as u32));
+                    }
+                }
+            }
+            v
+        });
+        for (k, pi, r) in hits.into_iter().flatten() {
+            by_key.entry(k).or_default().push((pi, r));
+        }
+        let mut keys: Vec<u64> = by_key.keys().copied().collect();
+        keys.sort_unstable();
+        keys.into_iter()
+            .filter_map(|k| {
+                let rows = by_key.remove(&k)?;
+                let key = IdKey::from_u64(k)?;
+                let (pi, r) = rows[0];
+                let part = &data.parts[pi as usize];
+                let name = name_column(rule.data)
+                    .and_then(|c| part.text(c, r as usize))
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut evidence = String::new();
+                if let Some(a) = &rule.aggregate {
+                    let total: i64 = rows
+                        .iter()
+                        .map(|&(pi, r)| {
+                            number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0)
+                        })
+                        .sum();
+                    evidence.push_str(&format!(
+                        "不在脱贫户、监测对象名单中；{} {} 条，{}合计 {}，达到 {}的阈值",
+                        rule.data.label(),
+                        rows.len(),
+                        rule.data.columns()[a.column].header,
+                        amount(total, a.money),
+                        amount(a.at_least, a.money),
+                    ));
+                } else {
+                    evidence.push_str(&format!(
+                        "不在脱贫户、监测对象名单中；{}中有 {} 条记录",
+                        rule.data.label(),
+                        rows.len()
+                    ));
+                }
+                push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
+                evidence.push_str(&format!("；户籍地区划代码 {}", key.region()));
+                push_rows(&mut evidence, rule.data, data, rows.iter().copied());
+                Some(Clue {
+                    rule: rule.code.clone(),
+                    title: rule.title.clone(),
+                    finding: rule.finding,
+                    severity: rule.severity,
+                    household_no: None,
+                    township: None,
+                    village: None,
+                    region: key.region(),
+                    subjects: vec![Subject {
+                        key,
+                        name,
+                        method: if part.ids[r as usize].normalised() {
+                            MatchMethod::Normalized
+                        } else {
+                            MatchMethod::Exact
+                        },
+                        confidence: 1.0,
+                    }],
+                    evidence,
+                    rows: rows.iter().map(|&(pi, r)| row_ref(data, pi, r)).collect(),
+                    departments: rule.route.departments.clone(),
+                    to_township: rule.route.township,
+                })
+            })
+            .collect()
+    }
+
+    /// The keys of `data`'s rows that pass `filters`.
+    fn present(&self, data: &Dataset, filters: &[Filter], ctx: &Ctx) -> FastSet<u64> {
+        let mut present = FastSet::default();
+        for s in on_parts(&data.parts, |_, part| {
+            (0..part.len())
+                .filter(|&r| passes(part, r, filters, ctx))
+                .filter_map(|r| part.ids[r].raw_key())
+                .collect::<Vec<u64>>()
+        }) {
+            present.extend(s);
+        }
+        present
+    }
+
+    /// Absence rules on roster members: those of the population with no row that counts.
+    fn absent_roster(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
+        let present = self.present(data, &rule.filters, ctx);
+        let mut clues = Vec::new();
+        for (h, members) in self.roster.members.iter().enumerate() {
+            let absent: Vec<u32> = members
+                .iter()
+                .copied()
+                .filter(|&p| self.in_population(rule, p))
+                .filter(|&p| !present.contains(&self.roster.persons[p as usize].key.get()))
+                .collect();
+            if absent.is_empty() {
+                continue;
+            }
+            if rule.per == Per::Household
+                && members
+                    .iter()
+                    .any(|&p| present.contains(&self.roster.persons[p as usize].key.get()))
+            {
+                continue;
+            }
+            let groups: Vec<Vec<u32>> = match rule.per {
+                Per::Person => absent.into_iter().map(|p| vec![p]).collect(),
+                Per::Household => vec![absent],
+            };
+            let household = &self.roster.households[h];
+            for g in groups {
+                let subjects: Vec<Subject> = g
+                    .iter()
+                    .map(|&p| {
+                        let person = &self.roster.persons[p as usize];
+                        Subject {
+                            key: person.key,
+                            name: person.name.clone(),
+                            method: MatchMethod::Exact,
+                            confidence: 1.0,
+                        }
+                    })
+                    .collect();
+                let mut evidence = String::new();
+                if let Population::Roster {
+                    min_age, max_age, ..
+                } = &rule.population
+                {
+                    if min_age.is_some() || max_age.is_some() {
+                        let ages: Vec<String> = subjects
+                            .iter()
+                            .map(|s| format!("{} {} 周岁", s.name, s.key.age_on(self.as_of)))
+                            .collect();
+                        evidence.push_str(&format!(
+                            "按身份证号计算，截至 {} {}（规则范围 {}）；",
+                            self.as_of,
+                            ages.join("、"),
+                            age_range(*min_age, *max_age)
+                        ));
+                    }
+                }
+                evidence.push_str(&format!(
+                    "{}中没有{}符合条件的记录",
+                    rule.data.label(),
+                    if rule.per == Per::Household {
+                        "该户任何成员"
+                    } else {
+                        "其"
+                    }
+                ));
+                push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
+                clues.push(Clue {
+                    rule: rule.code.clone(),
+                    title: rule.title.clone(),
+                    finding: rule.finding,
+                    severity: rule.severity,
+                    household_no: Some(household.household_no.clone()),
+                    township: Some(household.township.clone()),
+                    village: Some(household.village.clone()),
+                    region: subjects[0].key.region(),
+                    subjects,
+                    evidence,
+                    rows: Vec::new(),
+                    departments: rule.route.departments.clone(),
+                    to_township: rule.route.township,
+                });
+            }
+        }
+        clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
+        clues
+    }
+
+    /// Absence rules whose population is another data set's people (低保 and 特困 without the
+    /// electricity waiver): per household when the person is in the roster.
+    fn absent_from_data(
+        &self,
+        rule: &Rule,
+        data: &Dataset,
+        population: &Dataset,
+        pop_filters: &[Filter],
+        ctx: &Ctx,
+    ) -> Vec<Clue> {
+        let present = self.present(data, &rule.filters, ctx);
+        let covered = |k: u64| -> bool {
+            if present.contains(&k) {
+                return true;
+            }
+            match (rule.per, self.roster.person(k)) {
+                (Per::Household, Some(p)) => {
+                    let h = self.roster.persons[p as usize].household;
+                    self.roster.members[h as usize]
+                        .iter()
+                        .any(|&m| present.contains(&self.roster.persons[m as usize].key.get()))
+                }
+                _ => false,
+            }
+        };
+        // First row of each uncovered person of the population, in file order.
+        let mut seen: FastSet<u64> = FastSet::default();
+        let mut groups: Vec<(Option<u32>, Vec<Hit<u64>>)> = Vec::new();
+        let mut by_household: FastMap<u32, usize> = FastMap::default();
+        for (pi, part) in population.parts.iter().enumerate() {
+            for r in 0..part.len() {
+                let Some(k) = part.ids[r].raw_key() else {
+                    continue;
+                };
+                if !passes(part, r, pop_filters, ctx) || covered(k) || !seen.insert(k) {
+                    continue;
+                }
+                let household = self
+                    .roster
+                    .person(k)
+                    .map(|p| self.roster.persons[p as usize].household);
+                match (rule.per, household) {
+                    (Per::Household, Some(h)) => {
+                        let i = *by_household.entry(h).or_insert_with(|| {
+                            groups.push((Some(h), Vec::new()));
+                            groups.len() - 1
+                        });
+                        groups[i].1.push((k, pi as u32, r as u32));
+                    }
+                    _ => groups.push((household, vec![(k, pi as u32, r as u32)])),
+                }
+            }
+        }
+        groups
+            .into_iter()
+            .filter_map(|(h, rows)| {
+                let subjects: Vec<Subject> = rows
+                    .iter()
+                    .filter_map(|&(k, pi, r)| {
+                        let part = &population.parts[pi as usize];
+                        Some(Subject {
+                            key: IdKey::from_u64(k)?,
+                            name: name_column(population.kind)
+                                .and_then(|c| part.text(c, r as usize))
+                                .unwrap_or_default()
+                                .to_owned(),
+                            method: if part.ids[r as usize].normalised() {
+                                MatchMethod::Normalized
+                            } else {
+                                MatchMethod::Exact
+                            },
+                            confidence: 1.0,
+                        })
+                    })
+                    .collect();
+                let first = subjects.first()?.key;
+                let household = h.map(|h| &self.roster.households[h as usize]);
+                let mut evidence = format!("属于{}", population.kind.label());
+                push_conditions(&mut evidence, population.kind, pop_filters, ctx);
+                evidence.push_str(&format!(
+                    "；{}中没有{}的记录",
+                    rule.data.label(),
+                    if household.is_some() && rule.per == Per::Household {
+                        "该户任何成员"
+                    } else {
+                        "其"
+                    }
+                ));
+                push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
+                push_rows(
+                    &mut evidence,
+                    population.kind,
+                    population,
+                    rows.iter().map(|r| (r.1, r.2)),
+                );
+                Some(Clue {
+                    rule: rule.code.clone(),
+                    title: rule.title.clone(),
+                    finding: rule.finding,
+                    severity: rule.severity,
+                    household_no: household.map(|h| h.household_no.clone()),
+                    township: household.map(|h| h.township.clone()),
+                    village: household.map(|h| h.village.clone()),
+                    region: first.region(),
+                    subjects,
+                    evidence,
+                    rows: rows
+                        .iter()
+                        .map(|&(_, pi, r)| row_ref(population, pi, r))
+                        .collect(),
+                    departments: rule.route.departments.clone(),
+                    to_township: rule.route.township,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The as-of date in the forms filters compare with.
+struct Ctx {
+    as_of: i32,
+    year: i64,
+}
+
+fn name_column(kind: DataKind) -> Option<usize> {
+    kind.column("name").map(|(i, _)| i)
+}
+
+fn number(part: &Part, column: usize, row: usize) -> Option<i64> {
+    match &part.columns[column] {
+        ColumnData::Money(v) | ColumnData::Int(v) => v[row],
+        _ => None,
+    }
+}
+
+/// Whether a row passes every filter. A filter on an optional column the file lacks: the
+/// value is empty, so `not_in` passes and the others fail.
+fn passes(part: &Part, row: usize, filters: &[Filter], ctx: &Ctx) -> bool {
+    filters.iter().all(|f| {
+        let col = &part.columns[f.column];
+        match &f.pred {
+            Pred::In(values) => part
+                .text(f.column, row)
+                .is_some_and(|t| values.iter().any(|v| v == t)),
+            Pred::NotIn(values) => part
+                .text(f.column, row)
+                .is_none_or(|t| !values.iter().any(|v| v == t)),
+            Pred::AtLeast(v) => number(part, f.column, row).is_some_and(|x| x >= *v),
+            Pred::AtMost(v) => number(part, f.column, row).is_some_and(|x| x <= *v),
+            Pred::WithinDays(days) => match col {
+                ColumnData::Date(d) => d[row].is_some_and(|x| {
+                    x <= ctx.as_of && i64::from(x) > i64::from(ctx.as_of) - i64::from(*days)
+                }),
+                _ => false,
+            },
+            Pred::AsOfYear => match col {
+                ColumnData::Int(v) => v[row] == Some(ctx.year),
+                ColumnData::Date(d) => {
+                    d[row].is_some_and(|x| i64::from(crate::load::day_of(x).year()) == ctx.year)
+                }
+                _ => false,
+            },
+        }
+    })
+}
+
+fn amount(v: i64, money: bool) -> String {
+    if money {
+        format!("{} 元", format_fen(v))
+    } else {
+        v.to_string()
+    }
+}
+
+fn age_range(min: Option<u8>, max: Option<u8>) -> String {
+    match (min, max) {
+        (Some(a), Some(b)) => format!("{a}～{b} 周岁"),
+        (Some(a), None) => format!("{a} 周岁及以上"),
+        (None, Some(b)) => format!("{b} 周岁及以下"),
+        (None, None) => "不限".to_owned(),
+    }
+}
+
+/// The conditions of the filters, in words: "（条件：结算日期在 2023-12-01 至 2024-11-30 之间）".
+fn push_conditions(out: &mut String, kind: DataKind, filters: &[Filter], ctx: &Ctx) {
+    if filters.is_empty() {
+        return;
+    }
+    let cols = kind.columns();
+    let money = |c: usize| cols[c].ty == FieldType::Money;
+    let words: Vec<String> = filters
+        .iter()
+        .map(|f| {
+            let h = cols[f.column].header;
+            match &f.pred {
+                Pred::In(v) => format!("{h}为{}", v.join("/")),
+                Pred::NotIn(v) => format!("{h}不为{}", v.join("/")),
+                Pred::AtLeast(v) => format!("{h}不低于 {}", amount(*v, money(f.column))),
+                Pred::AtMost(v) => format!("{h}不高于 {}", amount(*v, money(f.column))),
+                Pred::WithinDays(d) => format!(
+                    "{h}在 {} 至 {} 之间",
+                    format_day(ctx.as_of - *d as i32 + 1),
+                    format_day(ctx.as_of)
+                ),
+                Pred::AsOfYear => format!("{h}为 {} 年", ctx.year),
+            }
+        })
+        .collect();
+    out.push_str(&format!("（条件：{}）", words.join("，")));
+}
+
+/// The first rows behind a clue with their values: "来源：medical.csv 第 12 行（结算日期
+/// 2024-03-05，总费用 8,000.00，个人自付 3,200.00）…".
+fn push_rows(
+    out: &mut String,
+    kind: DataKind,
+    data: &Dataset,
+    rows: impl Iterator<Item = (u32, u32)>,
+) {
+    const SHOWN: usize = 5;
+    let rows: Vec<(u32, u32)> = rows.collect();
+    let described: Vec<String> = rows
+        .iter()
+        .take(SHOWN)
+        .map(|&(pi, r)| {
+            let part = &data.parts[pi as usize];
+            let values: Vec<String> = kind
+                .columns()
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.ty != FieldType::Id && c.field != "name")
+                .map(|(i, c)| (c.header, part.display(i, r as usize)))
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(h, v)| format!("{h} {v}"))
+                .collect();
+            format!(
+                "{} 第 {} 行（{}）",
+                part.source,
+                part.row_no[r as usize],
+                values.join("，")
+            )
+        })
+        .collect();
+    if described.is_empty() {
+        return;
+    }
+    out.push_str("；来源：");
+    out.push_str(&described.join("；"));
+    if rows.len() > SHOWN {
+        out.push_str(&format!(" 等 {} 条", rows.len()));
+    }
+}
+
+fn row_ref(data: &Dataset, part: u32, row: u32) -> RowRef {
+    let p = &data.parts[part as usize];
+    RowRef {
+        source: p.source.clone(),
+        row: p.row_no[row as usize],
+    }
+}
+
+/// Runs `f` on every part, spread over the machine's cores, results in part order.
+fn on_parts<T: Send>(parts: &[Part], f: impl Fn(usize, &Part) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if parts.len() <= 1 || threads == 1 {
+        return parts.iter().enumerate().map(|(i, p)| f(i, p)).collect();
+    }
+    let f = &f;
+    let mut out: Vec<Option<T>> = (0..parts.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    parts
+                        .iter()
+                        .enumerate()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(i, p)| (i, f(i, p)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(v) => {
+                    for (i, r) in v {
+                        out[i] = Some(r);
+                    }
+                }
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    });
+    out.into_iter().flatten().collect()
+}

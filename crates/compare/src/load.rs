@@ -1,0 +1,840 @@
+//! Reading a delivered data set (.csv or .xlsx, several files and sheets) into typed columns,
+//! normalising ID numbers and names on the way and counting every step.
+//!
+//! A cell that cannot be read as its column's type (a date, an amount) refuses the whole data
+//! set, naming file, row and column: nothing is compared on a half-read file. An ID number that
+//! cannot be normalised does not refuse it: it is counted by class and the row is kept for the
+//! fuzzy fallback.
+
+use std::io::Cursor;
+
+use calamine::{Reader, Xlsx};
+use chrono::{Datelike, NaiveDate};
+use liandong_domain::id_number::{IdKey, IdNumberError};
+use liandong_office::import::{cell_text, uncompressed_size};
+
+use crate::kinds::{Column, DataKind, FieldType};
+
+/// Largest file read, and largest uncompressed .xlsx content.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024 * 1024;
+const MAX_UNZIPPED: u64 = 8 * 1024 * 1024 * 1024;
+/// How many cell problems a refusal lists; the count says how many there were.
+const MAX_LISTED: usize = 200;
+
+/// Why an ID number could not be normalised, as the run report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IdFailure {
+    Empty,
+    /// Turned into a number by a spreadsheet (4.11321E+17, trailing .0): not guessed.
+    Mangled,
+    WrongLength,
+    InvalidCharacter,
+    InvalidBirthDate,
+    CheckDigit,
+}
+
+impl IdFailure {
+    pub const ALL: [IdFailure; 6] = [
+        IdFailure::Empty,
+        IdFailure::Mangled,
+        IdFailure::WrongLength,
+        IdFailure::InvalidCharacter,
+        IdFailure::InvalidBirthDate,
+        IdFailure::CheckDigit,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IdFailure::Empty => "身份证号为空",
+            IdFailure::Mangled => "被表格软件转成数字",
+            IdFailure::WrongLength => "位数错误",
+            IdFailure::InvalidCharacter => "含非法字符",
+            IdFailure::InvalidBirthDate => "出生日期不存在",
+            IdFailure::CheckDigit => "校验码错误",
+        }
+    }
+
+    fn of(e: &IdNumberError) -> IdFailure {
+        match e {
+            IdNumberError::Empty => IdFailure::Empty,
+            IdNumberError::MangledBySpreadsheet => IdFailure::Mangled,
+            IdNumberError::WrongLength(_) => IdFailure::WrongLength,
+            IdNumberError::InvalidCharacter(_) => IdFailure::InvalidCharacter,
+            IdNumberError::InvalidBirthDate(_) => IdFailure::InvalidBirthDate,
+            IdNumberError::CheckDigit { .. } => IdFailure::CheckDigit,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A row's ID number after normalisation, packed in eight bytes: the key, whether the file's
+/// value needed normalising, or why it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdCell(u64);
+
+const FAILED: u64 = 1 << 63;
+const NORMALISED: u64 = 1 << 62;
+
+impl IdCell {
+    fn ok(key: IdKey, normalised: bool) -> IdCell {
+        IdCell(key.get() | if normalised { NORMALISED } else { 0 })
+    }
+
+    fn failed(f: IdFailure) -> IdCell {
+        IdCell(FAILED | f.index() as u64)
+    }
+
+    pub fn key(self) -> Option<IdKey> {
+        if self.0 & FAILED != 0 {
+            None
+        } else {
+            IdKey::from_u64(self.0 & !NORMALISED)
+        }
+    }
+
+    /// The key without re-checking it (it was checked when the cell was made).
+    pub fn raw_key(self) -> Option<u64> {
+        (self.0 & FAILED == 0).then_some(self.0 & !NORMALISED)
+    }
+
+    /// The file's value was not already canonical (spaces, full width, `x`, 15 digits).
+    pub fn normalised(self) -> bool {
+        self.0 & (FAILED | NORMALISED) == NORMALISED
+    }
+
+    pub fn failure(self) -> Option<IdFailure> {
+        (self.0 & FAILED != 0).then(|| IdFailure::ALL[(self.0 & 0xff) as usize])
+    }
+}
+
+/// What normalisation did to a data set, step by step (a row can count in several steps).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NormalisationReport {
+    pub rows: u64,
+    /// ID numbers usable as given.
+    pub ids_as_given: u64,
+    pub spaces_removed: u64,
+    pub full_width: u64,
+    pub lowercase_x: u64,
+    pub upgraded_15: u64,
+    /// ID numbers that could not be normalised, by [`IdFailure`].
+    pub failed: [u64; 6],
+    /// Names whose spaces or full-width letters were removed.
+    pub names_normalised: u64,
+}
+
+impl NormalisationReport {
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+
+    pub fn failed_of(&self, f: IdFailure) -> u64 {
+        self.failed[f.index()]
+    }
+
+    fn add(&mut self, o: &NormalisationReport) {
+        self.rows += o.rows;
+        self.ids_as_given += o.ids_as_given;
+        self.spaces_removed += o.spaces_removed;
+        self.full_width += o.full_width;
+        self.lowercase_x += o.lowercase_x;
+        self.upgraded_15 += o.upgraded_15;
+        for (a, b) in self.failed.iter_mut().zip(o.failed) {
+            *a += b;
+        }
+        self.names_normalised += o.names_normalised;
+    }
+}
+
+/// Text cells of a column, in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct TextColumn {
+    bytes: String,
+    ends: Vec<u32>,
+}
+
+impl TextColumn {
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+
+    fn push(&mut self, s: &str) {
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len() as u32);
+    }
+}
+
+/// One column's values, by the template's type. Dates are days from the common era,
+/// amounts are in fen (0.01 yuan); an empty optional cell is `None`.
+#[derive(Debug, Clone)]
+pub enum ColumnData {
+    /// The ID column (its values are in [`Part::ids`]), or an optional column the file lacks.
+    Absent,
+    Text(TextColumn),
+    Date(Vec<Option<i32>>),
+    Money(Vec<Option<i64>>),
+    Int(Vec<Option<i64>>),
+}
+
+/// One file, one sheet, or one slice of a large .csv read in parallel.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The file (and sheet) the rows came from.
+    pub source: String,
+    /// Row numbers as the spreadsheet shows them (header = 1).
+    pub row_no: Vec<u32>,
+    pub ids: Vec<IdCell>,
+    /// By template column.
+    pub columns: Vec<ColumnData>,
+    /// The file's own text of the ID numbers that failed, by row index.
+    pub failed_ids: Vec<(u32, String)>,
+}
+
+impl Part {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn text(&self, column: usize, row: usize) -> Option<&str> {
+        match &self.columns[column] {
+            ColumnData::Text(t) => Some(t.get(row)),
+            _ => None,
+        }
+    }
+
+    /// A cell as the user would read it, for the evidence of a clue.
+    pub fn display(&self, column: usize, row: usize) -> String {
+        match &self.columns[column] {
+            ColumnData::Absent => String::new(),
+            ColumnData::Text(t) => t.get(row).to_owned(),
+            ColumnData::Date(v) => v[row].map(format_day).unwrap_or_default(),
+            ColumnData::Money(v) => v[row].map(format_fen).unwrap_or_default(),
+            ColumnData::Int(v) => v[row].map(|i| i.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// A day number back to a date.
+pub fn day_of(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days).unwrap_or(NaiveDate::MIN)
+}
+
+pub fn format_day(days: i32) -> String {
+    day_of(days).to_string()
+}
+
+/// Fen as yuan with two decimals and thousands separators: 1,234.50.
+pub fn format_fen(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let f = fen.unsigned_abs();
+    let yuan = (f / 100).to_string();
+    let mut grouped = String::with_capacity(yuan.len() + yuan.len() / 3);
+    for (i, c) in yuan.chars().enumerate() {
+        if i > 0 && (yuan.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", f % 100)
+}
+
+/// A delivered data set of one kind.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub kind: DataKind,
+    pub parts: Vec<Part>,
+    pub report: NormalisationReport,
+}
+
+impl Dataset {
+    pub fn rows(&self) -> usize {
+        self.parts.iter().map(Part::len).sum()
+    }
+}
+
+/// A cell that refuses the data set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    pub source: String,
+    pub row: u32,
+    pub column: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for CellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} 第 {} 行“{}”列：{}",
+            self.source, self.row, self.column, self.message
+        )
+    }
+}
+
+/// Why a data set was refused. Messages are shown to users as they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}：文件为空")]
+    Empty(String),
+    #[error("{0}：文件过大（{1} 字节）")]
+    TooLarge(String, usize),
+    #[error("{0}：不是有效的 .xlsx 表格，也不是 .csv 文本")]
+    NotATable(String),
+    #[error("{0}：解压后过大，疑似异常文件")]
+    Unzipped(String),
+    #[error("{file}：缺少必需的列：{missing}（表头须在第 1 行）")]
+    MissingColumns { file: String, missing: String },
+    #[error("{0} 第 {1} 行无法读取：{2}")]
+    BadCsv(String, u32, String),
+    #[error("{}共 {total} 处错误，整批数据未采用：\n{}", .listed.first().map(|e| format!("{}：", e.source)).unwrap_or_default(), .listed.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    BadCells {
+        listed: Vec<CellError>,
+        total: usize,
+    },
+}
+
+/// Reads the files of one data set. `files` are (name shown in reports, content).
+pub fn load(kind: DataKind, files: &[(String, Vec<u8>)]) -> Result<Dataset, LoadError> {
+    let mut parts = Vec::new();
+    let mut report = NormalisationReport::default();
+    let mut errors = Vec::new();
+    let mut total_errors = 0;
+    for (name, bytes) in files {
+        let loaded = if bytes.starts_with(b"PK\x03\x04") {
+            load_xlsx(kind, name, bytes)?
+        } else {
+            load_csv(kind, name, bytes)?
+        };
+        for b in loaded {
+            total_errors += b.errors_total;
+            errors.extend(b.errors);
+            report.add(&b.report);
+            parts.push(b.part);
+        }
+    }
+    if total_errors > 0 {
+        errors.sort_by(|a, b| (&a.source, a.row).cmp(&(&b.source, b.row)));
+        errors.truncate(MAX_LISTED);
+        return Err(LoadError::BadCells {
+            listed: errors,
+            total: total_errors,
+        });
+    }
+    Ok(Dataset {
+        kind,
+        parts,
+        report,
+    })
+}
+
+/// Template columns found among a file's headers: for each file column, its template slot.
+fn map_headers(
+    kind: DataKind,
+    source: &str,
+    headers: &[String],
+) -> Result<Vec<Option<usize>>, LoadError> {
+    let cols = kind.columns();
+    let missing: Vec<&str> = cols
+        .iter()
+        .filter(|c| c.required && !headers.iter().any(|h| h == c.header))
+        .map(|c| c.header)
+        .collect();
+    if !missing.is_empty() {
+        return Err(LoadError::MissingColumns {
+            file: source.to_owned(),
+            missing: missing.join("、"),
+        });
+    }
+    let mut taken = vec![false; cols.len()];
+    Ok(headers
+        .iter()
+        .map(|h| {
+            let slot = cols.iter().position(|c| c.header == h)?;
+            // A repeated header: the first one counts.
+            (!std::mem::replace(&mut taken[slot], true)).then_some(slot)
+        })
+        .collect())
+}
+
+/// Builds one [`Part`] row by row.
+struct PartBuilder {
+    kind: DataKind,
+    part: Part,
+    report: NormalisationReport,
+    sink: ErrorSink,
+}
+
+/// The cell problems of one part: the first [`MAX_LISTED`] and how many in all.
+struct ErrorSink {
+    source: String,
+    errors: Vec<CellError>,
+    total: usize,
+}
+
+impl PartBuilder {
+    fn new(kind: DataKind, source: &str, present: &[bool]) -> PartBuilder {
+        let columns = kind
+            .columns()
+            .iter()
+            .zip(present)
+            .map(|(c, &p)| match (c.ty, p) {
+                (FieldType::Id, _) | (_, false) => ColumnData::Absent,
+                (FieldType::Text, true) => ColumnData::Text(TextColumn::default()),
+                (FieldType::Date, true) => ColumnData::Date(Vec::new()),
+                (FieldType::Money, true) => ColumnData::Money(Vec::new()),
+                (FieldType::Int, true) => ColumnData::Int(Vec::new()),
+            })
+            .collect();
+        PartBuilder {
+            kind,
+            part: Part {
+                source: source.to_owned(),
+                row_no: Vec::new(),
+                ids: Vec::new(),
+                columns,
+                failed_ids: Vec::new(),
+            },
+            report: NormalisationReport::default(),
+            sink: ErrorSink {
+                source: source.to_owned(),
+                errors: Vec::new(),
+                total: 0,
+            },
+        }
+    }
+
+    /// One row: `cell(slot)` is the text of a template column (empty when absent).
+    fn push<'a>(&mut self, row_no: u32, cell: impl Fn(usize) -> &'a str) {
+        let index = self.part.ids.len() as u32;
+        self.report.rows += 1;
+        self.part.row_no.push(row_no);
+        let mut name_buf = String::new();
+        for (slot, col) in self.kind.columns().iter().enumerate() {
+            let raw = cell(slot);
+            match (&mut self.part.columns[slot], col.ty) {
+                (_, FieldType::Id) => {
+                    let id = match IdKey::normalize(raw.as_bytes()) {
+                        Ok((key, steps)) => {
+                            let r = &mut self.report;
+                            r.spaces_removed += u64::from(steps.removed_spaces);
+                            r.full_width += u64::from(steps.full_width);
+                            r.lowercase_x += u64::from(steps.lowercase_x);
+                            r.upgraded_15 += u64::from(steps.upgraded_15);
+                            r.ids_as_given += u64::from(!steps.changed());
+                            IdCell::ok(key, steps.changed())
+                        }
+                        Err(e) => {
+                            let f = IdFailure::of(&e);
+                            self.report.failed[f.index()] += 1;
+                            self.part.failed_ids.push((index, raw.trim().to_owned()));
+                            IdCell::failed(f)
+                        }
+                    };
+                    self.part.ids.push(id);
+                }
+                (ColumnData::Absent, _) => {}
+                (ColumnData::Text(t), _) => {
+                    if col.field == "name" {
+                        if normalise_name(raw, &mut name_buf) {
+                            self.report.names_normalised += 1;
+                        }
+                        t.push(&name_buf);
+                    } else {
+                        t.push(raw.trim());
+                    }
+                }
+                (ColumnData::Date(v), _) => {
+                    let parsed = parse_date(raw);
+                    let value =
+                        self.sink
+                            .check(row_no, col, raw, parsed, "不是日期（写作 2024-03-05）");
+                    v.push(value.map(|d| d.num_days_from_ce()));
+                }
+                (ColumnData::Money(v), _) => {
+                    let parsed = parse_fen(raw);
+                    let value = self.sink.check(
+                        row_no,
+                        col,
+                        raw,
+                        parsed,
+                        "不是金额（以元为单位，最多两位小数）",
+                    );
+                    v.push(value);
+                }
+                (ColumnData::Int(v), _) => {
+                    let parsed = raw.trim().parse::<i64>().ok();
+                    let value = self.sink.check(row_no, col, raw, parsed, "不是整数");
+                    v.push(value);
+                }
+            }
+        }
+    }
+}
+
+impl ErrorSink {
+    /// The parsed value, or `None` for an empty optional cell; otherwise records the error.
+    fn check<T>(
+        &mut self,
+        row_no: u32,
+        col: &Column,
+        raw: &str,
+        parsed: Option<T>,
+        what: &str,
+    ) -> Option<T> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            if col.required {
+                self.error(row_no, col, "不能为空".to_owned());
+            }
+            return None;
+        }
+        if parsed.is_none() {
+            self.error(row_no, col, format!("“{raw}”{what}"));
+        }
+        parsed
+    }
+
+    fn error(&mut self, row: u32, col: &Column, message: String) {
+        self.total += 1;
+        if self.errors.len() < MAX_LISTED {
+            self.errors.push(CellError {
+                source: self.source.clone(),
+                row,
+                column: col.header,
+                message,
+            });
+        }
+    }
+}
+
+/// Removes spaces and turns full-width letters and digits into ASCII; true if it changed
+/// anything. Names are compared without spaces: 王 小明 and 王小明 are one name.
+pub fn normalise_name(raw: &str, out: &mut String) -> bool {
+    out.clear();
+    let mut changed = false;
+    let trimmed = raw.trim();
+    changed |= trimmed.len() != raw.len();
+    for c in trimmed.chars() {
+        match c {
+            c if c.is_whitespace() => changed = true,
+            '\u{FF01}'..='\u{FF5E}' => {
+                changed = true;
+                out.push(char::from_u32(c as u32 - 0xFEE0).unwrap_or(c));
+            }
+            // The middle dot of minority names has several look-alikes.
+            '\u{00B7}' | '\u{30FB}' | '\u{2022}' | '\u{FF65}' | '.' => {
+                changed |= c != '\u{00B7}';
+                out.push('\u{00B7}');
+            }
+            c => out.push(c),
+        }
+    }
+    changed
+}
+
+/// `2024-03-05`, `2024/3/5`, `2024.3.5`, `20240305`, optionally followed by a time.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let s = raw.trim();
+    let s = s.split([' ', 'T']).next().unwrap_or(s);
+    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: u32 = s.parse().ok()?;
+        return NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100);
+    }
+    let mut it = s.split(['-', '/', '.']);
+    let y: i32 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let d: u32 = it.next()?.parse().ok()?;
+    if it.next().is_some() || !(1900..=2200).contains(&y) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// An amount in yuan to fen: `1234`, `1234.5`, `-12.30`, `1,234.56`.
+pub fn parse_fen(raw: &str) -> Option<i64> {
+    let s = raw.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut yuan: i64 = 0;
+    for (i, b) in int.bytes().enumerate() {
+        match b {
+            b'0'..=b'9' => yuan = yuan.checked_mul(10)?.checked_add(i64::from(b - b'0'))?,
+            // Thousands separators, only where they belong.
+            b',' if i > 0 && (int.len() - i) % 4 == 0 => {}
+            _ => return None,
+        }
+    }
+    let mut fen = yuan.checked_mul(100)?;
+    for (i, b) in frac.bytes().enumerate() {
+        fen += i64::from(b - b'0') * if i == 0 { 10 } else { 1 };
+    }
+    Some(if neg { -fen } else { fen })
+}
+
+struct Loaded {
+    part: Part,
+    report: NormalisationReport,
+    errors: Vec<CellError>,
+    errors_total: usize,
+}
+
+impl From<PartBuilder> for Loaded {
+    fn from(b: PartBuilder) -> Loaded {
+        Loaded {
+            part: b.part,
+            report: b.report,
+            errors: b.sink.errors,
+            errors_total: b.sink.total,
+        }
+    }
+}
+
+fn load_xlsx(kind: DataKind, name: &str, bytes: &[u8]) -> Result<Vec<Loaded>, LoadError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge(name.to_owned(), bytes.len()));
+    }
+    let unzipped = uncompressed_size(Cursor::new(bytes), MAX_UNZIPPED)
+        .map_err(|_| LoadError::NotATable(name.to_owned()))?;
+    if unzipped > MAX_UNZIPPED {
+        return Err(LoadError::Unzipped(name.to_owned()));
+    }
+    let mut book: Xlsx<_> =
+        Xlsx::new(Cursor::new(bytes)).map_err(|_| LoadError::NotATable(name.to_owned()))?;
+    let mut out = Vec::new();
+    let mut first_missing = None;
+    for sheet in book.sheet_names() {
+        let range = book
+            .worksheet_range(&sheet)
+            .map_err(|_| LoadError::NotATable(name.to_owned()))?;
+        let (first_row, _) = range.start().unwrap_or((0, 0));
+        let mut rows = range.rows();
+        let headers: Vec<String> = rows
+            .next()
+            .map(|r| r.iter().map(cell_text).collect())
+            .unwrap_or_default();
+        let source = format!("{name}（工作表“{sheet}”）");
+        let slots = match map_headers(kind, &source, &headers) {
+            Ok(s) => s,
+            // A sheet of explanations or totals is not data; only if no sheet is, say so.
+            Err(e) => {
+                first_missing.get_or_insert(e);
+                continue;
+            }
+        };
+        let mut by_slot = vec![None; kind.columns().len()];
+        for (i, s) in slots.iter().enumerate() {
+            if let Some(s) = s {
+                by_slot[*s] = Some(i);
+            }
+        }
+        let present: Vec<bool> = by_slot.iter().map(Option::is_some).collect();
+        let mut b = PartBuilder::new(kind, &source, &present);
+        let mut cells: Vec<String> = Vec::new();
+        for (i, r) in rows.enumerate() {
+            cells.clear();
+            cells.extend(r.iter().map(cell_text));
+            if cells.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            let row_no = (first_row as usize + i + 2) as u32;
+            b.push(row_no, |slot| {
+                by_slot[slot]
+                    .and_then(|c| cells.get(c))
+                    .map_or("", String::as_str)
+            });
+        }
+        out.push(b.into());
+    }
+    match (out.is_empty(), first_missing) {
+        (true, Some(e)) => Err(e),
+        (true, None) => Err(LoadError::Empty(name.to_owned())),
+        _ => Ok(out),
+    }
+}
+
+fn load_csv(kind: DataKind, name: &str, bytes: &[u8]) -> Result<Vec<Loaded>, LoadError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge(name.to_owned(), bytes.len()));
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(LoadError::Empty(name.to_owned()));
+    }
+    // National systems export UTF-8 or GBK; a file that is not UTF-8 is read as GBK.
+    let decoded;
+    let text: &str = match std::str::from_utf8(body) {
+        Ok(s) => s,
+        Err(_) => {
+            decoded = encoding_rs::GBK.decode_without_bom_handling(body).0;
+            &decoded
+        }
+    };
+    let header_end = memchr::memchr(b'\n', text.as_bytes()).unwrap_or(text.len());
+    if memchr::memchr(b'"', text.as_bytes()).is_some() {
+        return load_quoted_csv(kind, name, text).map(|b| vec![b.into()]);
+    }
+    let headers: Vec<String> = text[..header_end]
+        .trim_end_matches('\r')
+        .split(',')
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let slots = map_headers(kind, name, &headers)?;
+    let present = present_of(kind, &slots);
+    let body = &text[(header_end + 1).min(text.len())..];
+    // Slices cut at line ends, read on every core; rows are numbered afterwards.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pieces = if body.len() < 1 << 20 { 1 } else { threads * 4 };
+    let chunks = split_lines(body, pieces);
+    let mut built: Vec<(PartBuilder, u32)> = Vec::with_capacity(chunks.len());
+    std::thread::scope(|s| {
+        let per_thread = chunks.len().div_ceil(threads);
+        let handles: Vec<_> = chunks
+            .chunks(per_thread.max(1))
+            .map(|group| {
+                let (slots, present) = (&slots, &present);
+                s.spawn(move || {
+                    group
+                        .iter()
+                        .map(|chunk| read_plain_chunk(kind, name, chunk, slots, present))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(v) => built.extend(v),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    });
+    // Row numbers: the header is row 1, each slice continues where the one before ended.
+    let mut lines_before = 1_u32;
+    let mut out = Vec::with_capacity(built.len());
+    for (mut b, lines) in built {
+        for r in &mut b.part.row_no {
+            *r += lines_before;
+        }
+        for e in &mut b.sink.errors {
+            e.row += lines_before;
+        }
+        lines_before += lines;
+        out.push(Loaded::from(b));
+    }
+    Ok(out)
+}
+
+fn present_of(kind: DataKind, slots: &[Option<usize>]) -> Vec<bool> {
+    let mut present = vec![false; kind.columns().len()];
+    for s in slots.iter().flatten() {
+        present[*s] = true;
+    }
+    present
+}
+
+/// Cuts `body` into about `n` slices that each end at a line end.
+fn split_lines(body: &str, n: usize) -> Vec<&str> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = body;
+    let target = body.len().div_ceil(n.max(1)).max(1);
+    while !rest.is_empty() {
+        if rest.len() <= target {
+            out.push(rest);
+            break;
+        }
+        let cut = memchr::memchr(b'\n', &rest.as_bytes()[target..])
+            .map_or(rest.len(), |i| target + i + 1);
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    out
+}
+
+/// Reads a slice of a .csv without quotes; row numbers are relative to the slice (1 for its
+/// first line), and the slice's line count is returned with it.
+fn read_plain_chunk(
+    kind: DataKind,
+    name: &str,
+    chunk: &str,
+    slots: &[Option<usize>],
+    present: &[bool],
+) -> (PartBuilder, u32) {
+    let mut b = PartBuilder::new(kind, name, present);
+    let width = kind.columns().len();
+    let mut cells: Vec<&str> = vec![""; width];
+    let mut lines = 0_u32;
+    for line in chunk.split('\n') {
+        lines += 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        cells.iter_mut().for_each(|c| *c = "");
+        let mut any = false;
+        for (i, cell) in line.split(',').enumerate() {
+            if let Some(Some(slot)) = slots.get(i) {
+                cells[*slot] = cell;
+            }
+            any |= !cell.trim().is_empty();
+        }
+        if any {
+            b.push(lines, |slot| cells[slot]);
+        }
+    }
+    // A slice ending in a line end has one empty "line" after it, which is not a line.
+    if chunk.ends_with('\n') {
+        lines -= 1;
+    }
+    (b, lines)
+}
+
+/// A .csv with quoted cells (which may hold commas and line ends): read in one pass.
+fn load_quoted_csv(kind: DataKind, name: &str, text: &str) -> Result<PartBuilder, LoadError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| LoadError::BadCsv(name.to_owned(), 1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let slots = map_headers(kind, name, &headers)?;
+    let present = present_of(kind, &slots);
+    let mut b = PartBuilder::new(kind, name, &present);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let row = reader.position().line() as u32;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(LoadError::BadCsv(name.to_owned(), row, e.to_string())),
+        }
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let row = record.position().map_or(row, |p| p.line() as u32);
+        let mut cells = vec![""; kind.columns().len()];
+        for (i, cell) in record.iter().enumerate() {
+            if let Some(Some(slot)) = slots.get(i) {
+                cells[*slot] = cell;
+            }
+        }
+        b.push(row, |slot| cells[slot]);
+    }
+    Ok(b)
+}

@@ -1,0 +1,480 @@
+//! Every rule kind, normalisation step and ID error class on small files whose answers are
+//! worked out by hand.
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicUsize;
+
+use chrono::NaiveDate;
+use liandong_compare::load::{IdFailure, LoadError};
+use liandong_compare::rules::Severity;
+use liandong_compare::{load, output, Clue, ClueKey, DataKind, MatchMethod, Roster, RuleSet, Run};
+use liandong_domain::IdNumber;
+use liandong_office::import::{read_csv, Limits};
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("date")
+}
+
+fn id(y: i32, m: u32, d: u32, seq: u16) -> String {
+    IdNumber::from_parts("411321", date(y, m, d), seq)
+        .expect("id")
+        .expose()
+        .to_owned()
+}
+
+const AS_OF: (i32, u32, u32) = (2024, 11, 30);
+
+/// H1: 张大 (1970), his son 张小 (2014, school age, not enrolled), on the payroll: 张大.
+/// H2: 李一 (1950, over 60), 李二 (2012, enrolled).
+/// H3: 王五 (1985), 边缘易致贫户.
+fn roster() -> (Roster, Vec<String>) {
+    let ids = vec![
+        id(1970, 1, 1, 11),
+        id(2014, 5, 6, 12),
+        id(1950, 3, 3, 21),
+        id(2012, 7, 8, 22),
+        id(1985, 9, 9, 31),
+    ];
+    let csv = format!(
+        "户编号,乡镇,村,姓名,身份证号,与户主关系,户类型\n\
+         H1,城关镇,东村,张大,{},户主,脱贫户\n\
+         H1,城关镇,东村,张小,{},之子,脱贫户\n\
+         H2,南河店镇,西村,李一,{},户主,脱贫不稳定户\n\
+         H2,南河店镇,西村,李二,{},之孙,脱贫不稳定户\n\
+         H3,城关镇,北村,王五,{},户主,边缘易致贫户\n",
+        ids[0], ids[1], ids[2], ids[3], ids[4]
+    );
+    let limits = Limits::default();
+    let sheet = read_csv(csv.as_bytes(), &[], limits).expect("csv");
+    let rows = liandong_compare::parse_roster(&sheet, None, &AtomicUsize::new(0)).expect("roster");
+    (Roster::from_rows(&rows), ids)
+}
+
+fn dataset(kind: DataKind, csv: &str) -> liandong_compare::Dataset {
+    load(
+        kind,
+        &[(format!("{}.csv", kind.code()), csv.as_bytes().to_vec())],
+    )
+    .expect("loads")
+}
+
+fn run(datasets: &[liandong_compare::Dataset]) -> (Vec<Clue>, liandong_compare::RunReport) {
+    let (roster, _) = roster();
+    let rules = RuleSet::defaults();
+    let open = HashSet::new();
+    Run {
+        roster: &roster,
+        datasets,
+        rules: &rules,
+        as_of: date(AS_OF.0, AS_OF.1, AS_OF.2),
+        open: &open,
+    }
+    .execute(&mut |_, _| {})
+}
+
+fn of<'a>(clues: &'a [Clue], rule: &str) -> Vec<&'a Clue> {
+    clues.iter().filter(|c| c.rule == rule).collect()
+}
+
+#[test]
+fn out_of_pocket_is_summed_over_the_window_per_person() {
+    let (_, ids) = roster();
+    let outsider = id(1960, 2, 2, 41);
+    // 张大: 3,000 + 2,500 inside the window (5,500 >= 5,000) and 9,000 before it.
+    // 李一: 4,999.99 inside: below. The outsider: 12,000 + 8,000 = 20,000: a new candidate.
+    let csv = format!(
+        "身份证号,姓名,结算日期,总费用,个人自付\n\
+         {a},张大,2024-03-01,6000,3000\n\
+         {a},张大,2024-11-30,5000.5,2500\n\
+         {a},张大,2023-11-30,20000,9000\n\
+         {b},李一,2024-06-01,8000,4999.99\n\
+         {o},赵六,2024-01-10,30000,12000\n\
+         {o},赵 六,2024-10-10,10000,8000.00\n",
+        a = ids[0],
+        b = ids[2],
+        o = outsider
+    );
+    let (clues, report) = run(&[dataset(DataKind::MedicalExpense, &csv)]);
+    let m = of(&clues, "medical_oop_monitored");
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].household_no.as_deref(), Some("H1"));
+    assert_eq!(m[0].subjects[0].name, "张大");
+    assert_eq!(
+        m[0].rows.len(),
+        2,
+        "the row before the window is not behind the clue"
+    );
+    assert!(
+        m[0].evidence
+            .contains("医疗费用结算 2 条，个人自付合计 5,500.00 元，达到 5,000.00 元的阈值"),
+        "{}",
+        m[0].evidence
+    );
+    assert!(
+        m[0].evidence.contains("2023-12-02 至 2024-11-30"),
+        "{}",
+        m[0].evidence
+    );
+    assert!(m[0].evidence.contains("medical_expense.csv 第 2 行"));
+    let n = of(&clues, "medical_oop_new");
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].household_no, None);
+    assert_eq!(
+        n[0].subjects[0].name, "赵六",
+        "the name is read without its space"
+    );
+    assert_eq!(n[0].region, 411321);
+    assert!(
+        n[0].evidence.contains("合计 20,000.00 元"),
+        "{}",
+        n[0].evidence
+    );
+    assert_eq!(report.matched_exact, 4);
+    assert_eq!(report.datasets[0].1.names_normalised, 1);
+}
+
+#[test]
+fn absences_find_the_uninsured_and_school_age_children_not_enrolled() {
+    let (_, ids) = roster();
+    // Insured in 2024: everyone but 王五 (his row is for 2023) and 李二 (停保).
+    let insured = format!(
+        "身份证号,姓名,参保年度,参保状态\n{},张大,2024,正常\n{},张小,2024,正常\n{},李一,2024,\n{},李二,2024,停保\n{},王五,2023,正常\n",
+        ids[0], ids[1], ids[2], ids[3], ids[4]
+    );
+    // 李二 (12) is enrolled; 张小 (10) has only a 辍学 row.
+    let school = format!(
+        "身份证号,姓名,学校,学籍状态\n{},李二,南河店镇中心小学,在读\n{},张小,城关镇第一小学,辍学\n",
+        ids[3], ids[1]
+    );
+    let (clues, _) = run(&[
+        dataset(DataKind::InsuranceEnrollment, &insured),
+        dataset(DataKind::SchoolEnrollment, &school),
+    ]);
+    let uninsured: Vec<&str> = of(&clues, "not_insured")
+        .iter()
+        .map(|c| c.subjects[0].name.as_str())
+        .collect();
+    assert_eq!(uninsured, ["李二", "王五"]);
+    let school = of(&clues, "school_age_not_enrolled");
+    assert_eq!(school.len(), 1);
+    assert_eq!(school[0].subjects[0].name, "张小");
+    assert!(
+        school[0]
+            .evidence
+            .contains("张小 10 周岁（规则范围 6～15 周岁）"),
+        "{}",
+        school[0].evidence
+    );
+}
+
+#[test]
+fn matches_roll_up_to_households_and_carry_the_rows() {
+    let (_, ids) = roster();
+    let payroll = format!("身份证号,姓名,工作单位\n{},张大,县财政局\n", ids[0]);
+    let vehicles = format!(
+        "身份证号,姓名,号牌号码,车辆类型\n{},张大,豫R12345,小型轿车\n{},张小,豫R54321,小型轿车\n{},李一,豫R00001,摩托车\n",
+        ids[0], ids[1], ids[2]
+    );
+    let (clues, _) = run(&[
+        dataset(DataKind::PublicPayroll, &payroll),
+        dataset(DataKind::Vehicles, &vehicles),
+    ]);
+    let p = of(&clues, "public_payroll_member");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].finding.label(), "资格存疑");
+    assert_eq!(p[0].severity, Severity::Low);
+    let v = of(&clues, "vehicle_owner");
+    assert_eq!(
+        v.len(),
+        1,
+        "two cars in one household are one clue; a motorbike none"
+    );
+    assert_eq!(v[0].household_no.as_deref(), Some("H1"));
+    assert_eq!(v[0].subjects.len(), 2);
+    assert_eq!(v[0].rows.len(), 2);
+    assert!(
+        v[0].evidence.contains("号牌号码 豫R12345"),
+        "{}",
+        v[0].evidence
+    );
+}
+
+#[test]
+fn low_income_households_without_the_waiver_are_found_through_another_data_set() {
+    let (_, ids) = roster();
+    let outsider = id(1940, 1, 1, 51);
+    // 张小's household receives the waiver through 张大's account; 李一 and the outsider do not.
+    let low = format!(
+        "身份证号,姓名,救助类别,起始日期\n{},张小,低保,2022-01-01\n{},李一,特困,2021-05-01\n{},孙七,低保,2020-01-01\n{},王五,低收入,2023-01-01\n",
+        ids[1], ids[2], outsider, ids[4]
+    );
+    let waiver = format!(
+        "身份证号,姓名,减免月份,减免电量\n{},张大,2024-10,10\n",
+        ids[0]
+    );
+    let (clues, _) = run(&[
+        dataset(DataKind::LowIncome, &low),
+        dataset(DataKind::ElectricityWaiver, &waiver),
+    ]);
+    let w = of(&clues, "low_income_without_power_waiver");
+    let who: Vec<(Option<&str>, &str)> = w
+        .iter()
+        .map(|c| (c.household_no.as_deref(), c.subjects[0].name.as_str()))
+        .collect();
+    assert_eq!(who, [(Some("H2"), "李一"), (None, "孙七")]);
+    assert!(
+        w[0].evidence.contains("救助类别为低保/特困"),
+        "{}",
+        w[0].evidence
+    );
+}
+
+#[test]
+fn the_other_kinds_raise_their_clues() {
+    let (_, ids) = roster();
+    let cases = [
+        (DataKind::UnsafeHousing, "身份证号,姓名,鉴定等级,鉴定日期\n{a},张大,D,2024-05-01\n{b},李一,B,2024-05-01\n", "unsafe_housing"),
+        (DataKind::WaterSafety, "身份证号,姓名,问题类型,发现日期,解决情况\n{a},张大,水量不足,2024-07-01,未解决\n{b},李一,水质,2024-07-01,已解决\n", "unsafe_water"),
+        (DataKind::Disability, "身份证号,姓名,残疾证号,残疾类别,残疾等级\n{a},张大,41132119700101001144,肢体,二级\n{b},李一,41132119500303002142,视力,四级\n", "severe_disability"),
+        (DataKind::AccidentVictims, "身份证号,姓名,事故类型,发生日期\n{a},张大,交通事故,2024-11-01\n{b},李一,交通事故,2024-01-01\n", "accident_victim"),
+        (DataKind::DisasterVictims, "身份证号,姓名,灾害类型,发生日期\n{a},张大,洪涝,2024-09-15\n{b},李一,冰雹,2023-09-15\n", "disaster_victim"),
+        (DataKind::Employment, "身份证号,姓名,就业状态\n{a},张大,失业\n{b},李一,稳定就业\n", "lost_employment"),
+        (DataKind::MicrocreditOverdue, "身份证号,姓名,贷款金额,逾期金额,逾期天数\n{a},张大,50000,20000,120\n{b},李一,30000,1000,30\n", "microcredit_overdue"),
+    ];
+    for (kind, csv, rule) in cases {
+        let csv = csv.replace("{a}", &ids[0]).replace("{b}", &ids[2]);
+        let (clues, _) = run(&[dataset(kind, &csv)]);
+        let found: Vec<Option<&str>> = of(&clues, rule)
+            .iter()
+            .map(|c| c.household_no.as_deref())
+            .collect();
+        assert_eq!(found, [Some("H1")], "{rule}");
+    }
+    // Pensions: 李一 (74) draws none.
+    let pension = format!("身份证号,姓名,参保状态\n{},张大,缴费\n", ids[0]);
+    let (clues, _) = run(&[dataset(DataKind::Pension, &pension)]);
+    let p = of(&clues, "elderly_without_pension");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].subjects[0].name, "李一");
+}
+
+#[test]
+fn every_normalisation_step_and_error_class_is_counted() {
+    let (_, ids) = roster();
+    let a = &ids[0];
+    let fifteen = format!("{}{}", &a[..6], &a[8..17]);
+    let full_width: String = a
+        .chars()
+        .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap_or(c))
+        .collect();
+    let mut bad_check = a.clone().into_bytes();
+    bad_check[17] = if bad_check[17] == b'0' { b'1' } else { b'0' };
+    let bad_check = String::from_utf8(bad_check).expect("ascii");
+    let rows = [
+        a.clone(),                            // as given
+        format!(" {} ", &a[..10]) + &a[10..], // spaces
+        full_width,                           // full width
+        fifteen,                              // 15 digits
+        "4.11321E+17".to_owned(),             // mangled
+        format!("{}.0", &a[..17]),            // trailing .0
+        a[..16].to_owned(),                   // wrong length
+        format!("{}A", &a[..17]),             // invalid character
+        "411321199002301230".to_owned(),      // no such birth date
+        bad_check,                            // check digit
+        String::new(),                        // empty
+    ];
+    let mut csv = String::from("身份证号,姓名,参保年度\n");
+    for r in &rows {
+        csv.push_str(&format!("{r},张大,2024\n"));
+    }
+    let ds = dataset(DataKind::InsuranceEnrollment, &csv);
+    let n = &ds.report;
+    assert_eq!(n.rows, 11);
+    assert_eq!(n.ids_as_given, 1);
+    assert_eq!(
+        (n.spaces_removed, n.full_width, n.lowercase_x, n.upgraded_15),
+        (1, 1, 0, 1)
+    );
+    let classes: Vec<u64> = IdFailure::ALL.iter().map(|f| n.failed_of(*f)).collect();
+    // Empty, mangled (both forms), wrong length, invalid character, birth date, check digit.
+    assert_eq!(classes, [1, 2, 1, 1, 1, 1]);
+    let part = &ds.parts[0];
+    let methods: Vec<Option<bool>> = part
+        .ids
+        .iter()
+        .map(|c| c.key().map(|_| c.normalised()))
+        .collect();
+    assert_eq!(
+        &methods[..4],
+        [Some(false), Some(true), Some(true), Some(true)]
+    );
+    assert_eq!(part.failed_ids.len(), 7);
+    assert_eq!(part.failed_ids[0], (4, "4.11321E+17".to_owned()));
+    // Lowercase x on its own.
+    let x = id(1949, 12, 31, 2);
+    let ds = dataset(
+        DataKind::InsuranceEnrollment,
+        &format!("身份证号,姓名,参保年度\n{},甲,2024\n", x.to_lowercase()),
+    );
+    assert_eq!(ds.report.lowercase_x, u64::from(x.ends_with('X')));
+}
+
+#[test]
+fn a_normalised_match_says_so_in_the_export() {
+    let (_, ids) = roster();
+    let spaced = format!("{} {}", &ids[0][..6], &ids[0][6..]);
+    let csv = format!("身份证号,姓名,工作单位\n{spaced},张大,县财政局\n");
+    let (clues, report) = run(&[dataset(DataKind::PublicPayroll, &csv)]);
+    assert_eq!((report.matched_exact, report.matched_normalized), (0, 1));
+    assert_eq!(clues[0].subjects[0].method, MatchMethod::Normalized);
+    let out = String::from_utf8(output::clues_csv(&clues, false)).expect("utf-8");
+    let mut lines = out.lines();
+    assert!(lines
+        .next()
+        .expect("header")
+        .starts_with("\u{feff}规则,风险类型,户编号,姓名,身份证号,匹配方式,置信度,依据"));
+    let row = lines.next().expect("row");
+    assert!(
+        row.starts_with("public_payroll_member,资格存疑,H1,张大,4113**********"),
+        "{row}"
+    );
+    assert!(row.contains(",normalized,1.00,"), "{row}");
+    assert!(!row.contains(&ids[0]), "masked by default");
+    let full = String::from_utf8(output::clues_csv(&clues, true)).expect("utf-8");
+    assert!(full.contains(&ids[0]));
+}
+
+#[test]
+fn an_open_clue_is_not_raised_again() {
+    let (roster, ids) = roster();
+    let payroll = format!("身份证号,姓名,工作单位\n{},张大,县财政局\n", ids[0]);
+    let data = [dataset(DataKind::PublicPayroll, &payroll)];
+    let rules = RuleSet::defaults();
+    let open: HashSet<ClueKey> = [ClueKey {
+        rule: "public_payroll_member".into(),
+        subject: "H1".into(),
+    }]
+    .into();
+    let (clues, report) = Run {
+        roster: &roster,
+        datasets: &data,
+        rules: &rules,
+        as_of: date(2024, 11, 30),
+        open: &open,
+    }
+    .execute(&mut |_, _| {});
+    assert!(of(&clues, "public_payroll_member").is_empty());
+    let outcome = report
+        .rules
+        .iter()
+        .find(|r| r.code == "public_payroll_member")
+        .expect("outcome");
+    assert_eq!((outcome.clues, outcome.already_open), (0, 1));
+    let skipped = report
+        .rules
+        .iter()
+        .find(|r| r.code == "not_insured")
+        .expect("outcome");
+    assert_eq!(
+        skipped.skipped.as_deref(),
+        Some("未提供“城乡居民医保参保”数据")
+    );
+}
+
+#[test]
+fn bad_cells_refuse_the_data_set_naming_file_row_and_column() {
+    let csv = "身份证号,姓名,结算日期,总费用,个人自付\n\
+               411321197001010011,甲,2024-13-01,100,50\n\
+               411321197001010011,乙,2024-01-01,一百,50\n\
+               411321197001010011,丙,2024-01-01,100,\n";
+    let e = load(
+        DataKind::MedicalExpense,
+        &[("m.csv".into(), csv.as_bytes().to_vec())],
+    )
+    .expect_err("refused");
+    let LoadError::BadCells { listed, total } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(*total, 3);
+    let named: Vec<(u32, &str)> = listed.iter().map(|c| (c.row, c.column)).collect();
+    assert_eq!(named, [(2, "结算日期"), (3, "总费用"), (4, "个人自付")]);
+    assert!(
+        e.to_string()
+            .contains("m.csv 第 3 行“总费用”列：“一百”不是金额"),
+        "{e}"
+    );
+    let e = load(
+        DataKind::MedicalExpense,
+        &[("m.csv".into(), "身份证号,姓名\n1,2\n".as_bytes().to_vec())],
+    )
+    .expect_err("headers");
+    assert_eq!(
+        e.to_string(),
+        "m.csv：缺少必需的列：结算日期、总费用、个人自付（表头须在第 1 行）"
+    );
+}
+
+#[test]
+fn large_files_read_in_slices_number_rows_as_the_file_does() {
+    let (_, ids) = roster();
+    // Over a mebibyte, so the file is cut in slices read in parallel; one bad cell near the end.
+    let mut csv = String::from("身份证号,姓名,结算日期,总费用,个人自付\r\n");
+    let n = 30_000;
+    for i in 0..n {
+        let amount = if i == n - 7 {
+            "x".to_owned()
+        } else {
+            "1.00".to_owned()
+        };
+        csv.push_str(&format!("{},张大,2024-01-01,2,{amount}\r\n", ids[0]));
+    }
+    let e = load(
+        DataKind::MedicalExpense,
+        &[("big.csv".into(), csv.clone().into_bytes())],
+    )
+    .expect_err("bad cell");
+    let LoadError::BadCells { listed, .. } = e else {
+        panic!("refused otherwise")
+    };
+    assert_eq!(listed[0].row, n - 7 + 2);
+    let fixed = csv.replace(",x\r\n", ",1.00\r\n");
+    let ds = load(
+        DataKind::MedicalExpense,
+        &[("big.csv".into(), fixed.into_bytes())],
+    )
+    .expect("ok");
+    assert!(ds.parts.len() > 1);
+    let rows: Vec<u32> = ds
+        .parts
+        .iter()
+        .flat_map(|p| p.row_no.iter().copied())
+        .collect();
+    assert_eq!(rows, (2..n + 2).collect::<Vec<u32>>());
+}
+
+#[test]
+fn quoted_gbk_and_xlsx_files_are_read_alike() {
+    let (_, ids) = roster();
+    let plain = format!(
+        "身份证号,姓名,工作单位\n{},张大,\"县财政局,预算股\"\n",
+        ids[0]
+    );
+    let gbk = encoding_rs::GBK.encode(&plain).0.into_owned();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let notes = wb.add_worksheet();
+    notes.write_string(0, 0, "填写说明").expect("cell");
+    let ws = wb.add_worksheet();
+    for (c, h) in ["身份证号", "姓名", "工作单位"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).expect("cell");
+    }
+    ws.write_string(1, 0, &ids[0]).expect("cell");
+    ws.write_string(1, 1, "张大").expect("cell");
+    ws.write_string(1, 2, "县财政局,预算股").expect("cell");
+    let xlsx = wb.save_to_buffer().expect("xlsx");
+    for bytes in [plain.into_bytes(), gbk, xlsx] {
+        let ds = load(DataKind::PublicPayroll, &[("p".into(), bytes)]).expect("loads");
+        assert_eq!(ds.rows(), 1);
+        assert_eq!(ds.parts[0].text(2, 0), Some("县财政局,预算股"));
+        assert_eq!(ds.parts[0].row_no, [2]);
+    }
+}
