@@ -1,6 +1,8 @@
 //! The `liandong` command: `serve` and the admin commands, as a library so that tests can
 //! start the same server on a random port.
 
+pub mod compare;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -98,6 +100,9 @@ pub enum Command {
     /// Operation log commands.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Compare department data sets with the roster and write risk clues (信息比对), from
+    /// files alone: no server, no database.
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -399,6 +404,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Restore { file } => restore(&settings, &file).await,
+        Command::Compare(args) => tokio::task::spawn_blocking(move || compare::run(args)).await?,
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::open_sqlite(&settings.database_path()).await?;
             let result = store.verify_audit().await?;

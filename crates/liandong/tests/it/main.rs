@@ -4,6 +4,7 @@
 mod audit;
 mod browser;
 mod cli;
+mod compare;
 mod helpers;
 mod import;
 mod monthly;

@@ -1,0 +1,205 @@
+//! `liandong compare`: the comparison engine on files alone, for scripted and offline runs.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use liandong_compare::roster::ROSTER_REQUIRED;
+use liandong_compare::{output, DataKind, Roster, RuleSet, Run};
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The roster export (.csv or .xlsx) of 脱贫户 and 监测对象 members.
+    #[arg(long)]
+    pub roster: PathBuf,
+    /// A data set as KIND=FILE (for example medical_expense=claims.csv); repeat for more
+    /// files or kinds.
+    #[arg(long = "dataset", value_name = "KIND=FILE", required = true)]
+    pub datasets: Vec<String>,
+    /// A rule file (JSON); the shipped rules when absent.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The reference date of windows and ages (YYYY-MM-DD); today in the county when absent.
+    #[arg(long, value_parser = parse_date)]
+    pub as_of: Option<NaiveDate>,
+    /// Where the clues go: a .csv or an .xlsx file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write full ID numbers instead of masked ones.
+    #[arg(long)]
+    pub unmasked: bool,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("“{s}”不是日期（写作 2024-11-30）"))
+}
+
+/// `KIND=FILE`, the kind checked against the shipped kinds.
+fn parse_dataset(s: &str) -> anyhow::Result<(DataKind, PathBuf)> {
+    let (kind, file) = s.split_once('=').with_context(|| {
+        format!("--dataset “{s}” 应写作 数据类型=文件，如 medical_expense=claims.csv")
+    })?;
+    let kind = DataKind::from_code(kind.trim()).with_context(|| {
+        let codes: Vec<&str> = DataKind::ALL.iter().map(|k| k.code()).collect();
+        format!("“{kind}”不是数据类型，可用的有：{}", codes.join("、"))
+    })?;
+    Ok((kind, PathBuf::from(file)))
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("无法读取 {}", path.display()))
+}
+
+fn spinner(visible: bool, message: String) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(
+        None,
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(message);
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+pub fn run(args: CompareArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let visible = std::io::stderr().is_terminal();
+    let format = match args.out.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") => "csv",
+        Some(e) if e.eq_ignore_ascii_case("xlsx") => "xlsx",
+        _ => bail!("--out 须为 .csv 或 .xlsx 文件"),
+    };
+    let rules = match &args.rules {
+        Some(p) => RuleSet::from_json(
+            &String::from_utf8(read(p)?)
+                .with_context(|| format!("{} 不是 UTF-8 文本", p.display()))?,
+        )
+        .with_context(|| format!("规则文件 {}", p.display()))?,
+        None => RuleSet::defaults(),
+    };
+    // The files of each kind: (name shown in reports, content).
+    type Files = Vec<(String, Vec<u8>)>;
+    let mut by_kind: Vec<(DataKind, Files)> = Vec::new();
+    let mut wanted = Vec::new();
+    for d in &args.datasets {
+        wanted.push(parse_dataset(d)?);
+    }
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| liandong_domain::deadline::county_date(chrono::Utc::now()));
+
+    let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
+    let bytes = read(&args.roster)?;
+    let limits = liandong_office::import::Limits {
+        max_bytes: liandong_compare::load::MAX_FILE_BYTES,
+        max_uncompressed: 8 * 1024 * 1024 * 1024,
+        max_rows: 20_000_000,
+        max_cell_chars: 500,
+    };
+    let table = liandong_office::import::read_table(&bytes, &ROSTER_REQUIRED, limits)
+        .with_context(|| format!("名单 {}", args.roster.display()))?;
+    drop(bytes);
+    let rows = match liandong_compare::parse_roster(&table, None, &AtomicUsize::new(0)) {
+        Ok(r) => r,
+        Err(errors) => {
+            pb.finish_and_clear();
+            let listed: Vec<String> = errors.iter().take(20).map(ToString::to_string).collect();
+            bail!(
+                "名单 {} 有 {} 处错误，未比对：\n{}",
+                args.roster.display(),
+                errors.len(),
+                listed.join("\n")
+            );
+        }
+    };
+    drop(table);
+    let roster = Roster::from_rows(&rows);
+    drop(rows);
+    pb.finish_and_clear();
+
+    for (kind, path) in wanted {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let file = (name, read(&path)?);
+        match by_kind.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, files)) => files.push(file),
+            None => by_kind.push((kind, vec![file])),
+        }
+    }
+    let mut datasets = Vec::new();
+    for (kind, files) in by_kind {
+        let pb = spinner(
+            visible,
+            format!("读取{}（{} 个文件）", kind.label(), files.len()),
+        );
+        let ds = liandong_compare::load(kind, &files);
+        pb.finish_and_clear();
+        datasets.push(ds?);
+    }
+
+    let bar = ProgressBar::with_draw_target(
+        Some(rules.rules.len() as u64),
+        if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("比对 [{bar:30}] {pos}/{len} 条规则 {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let open = std::collections::HashSet::new();
+    let run = Run {
+        roster: &roster,
+        datasets: &datasets,
+        rules: &rules,
+        as_of,
+        open: &open,
+    };
+    let (clues, report) = run.execute(&mut |done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+
+    let bytes = match format {
+        "csv" => output::clues_csv(&clues, args.unmasked),
+        _ => output::clues_xlsx(
+            &clues,
+            args.unmasked,
+            &format!(
+                "比对基准日 {as_of}，规则 {} 年第 {} 版，共 {} 条线索",
+                rules.policy_year,
+                rules.version,
+                clues.len()
+            ),
+        )?,
+    };
+    std::fs::write(&args.out, bytes).with_context(|| format!("无法写入 {}", args.out.display()))?;
+    if args.unmasked {
+        eprintln!(
+            "注意：{} 含完整身份证号，请按个人信息保护要求保管",
+            args.out.display()
+        );
+    }
+    print!(
+        "{}",
+        output::summary(&report, started.elapsed().as_secs_f64())
+    );
+    println!("线索已写入 {}", args.out.display());
+    Ok(())
+}
