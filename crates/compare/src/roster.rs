@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::NaiveDate;
 use liandong_domain::id_number::IdKey;
 use liandong_domain::roster::{HouseholdKind, MonitoringStage, RiskType};
-use liandong_domain::IdNumber;
 use liandong_office::import::{RowError, SheetData};
 
 /// Headers an export must have (api.md "Files").
@@ -46,30 +45,31 @@ pub const ROSTER_COLUMNS: [(&str, f64); 20] = [
     ("在校情况", 10.0),
 ];
 
-/// One checked row of a roster file: a member and the household they belong to.
+/// One checked row of a roster file: a member and the household they belong to, borrowing
+/// the file's cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterRow {
+pub struct RosterRow<'a> {
     pub row: usize,
-    pub household_no: String,
-    pub township: String,
-    pub village: String,
-    pub group: String,
+    pub household_no: &'a str,
+    pub township: &'a str,
+    pub village: &'a str,
+    pub group: &'a str,
     pub kind: HouseholdKind,
     pub stage: MonitoringStage,
     /// 识别纳入, 帮扶, 风险消除.
     pub dates: [Option<NaiveDate>; 3],
     pub risks: Vec<RiskType>,
-    pub measures: String,
-    pub cadre: String,
-    pub name: String,
-    pub relation: String,
-    pub id: IdNumber,
+    pub measures: &'a str,
+    pub cadre: &'a str,
+    pub name: &'a str,
+    pub relation: &'a str,
+    pub id: IdKey,
     /// Digits only, or empty.
     pub phone: String,
-    pub health: String,
-    pub disability: String,
-    pub labour: String,
-    pub schooling: String,
+    pub health: &'a str,
+    pub disability: &'a str,
+    pub labour: &'a str,
+    pub schooling: &'a str,
 }
 
 fn split_risks(s: &str) -> Result<Vec<RiskType>, String> {
@@ -100,199 +100,300 @@ fn date_cell(s: &str) -> Result<Option<NaiveDate>, String> {
 }
 
 /// Checks every row of a roster file; either all rows, or every problem named by row and
-/// column. `townships`, when given, are the names a row's 乡镇 must be one of.
-pub fn parse_roster(
-    data: &SheetData,
+/// column. `townships`, when given, are the names a row's 乡镇 must be one of. Rows are checked
+/// on every core; what spans rows (one ID once, one household in one place) is checked after.
+pub fn parse_roster<'a>(
+    data: &'a SheetData,
     townships: Option<&[String]>,
     progress: &AtomicUsize,
-) -> Result<Vec<RosterRow>, Vec<RowError>> {
-    let mut errors = Vec::new();
-    // Household number -> (first row, township, village, kind).
-    let mut first_row: HashMap<String, (usize, String, String, HouseholdKind)> = HashMap::new();
-    let mut out = Vec::with_capacity(data.rows.len());
-    let mut seen_ids: HashMap<IdKey, usize> = HashMap::with_capacity(data.rows.len());
-    for (i, (row, cells)) in data.rows.iter().enumerate() {
-        if i % 4096 == 0 {
-            progress.store(i, Ordering::Relaxed);
-        }
-        let get = |c: &str| data.get(cells, c).trim();
-        let mut err = |column: &'static str, message: String| {
-            errors.push(RowError {
-                row: *row,
-                column,
-                message,
+) -> Result<Vec<RosterRow<'a>>, Vec<RowError>> {
+    // Where each template column is in this file, found once rather than per cell.
+    let pos: [Option<usize>; ROSTER_COLUMNS.len()] =
+        std::array::from_fn(|k| data.headers.iter().position(|h| h == ROSTER_COLUMNS[k].0));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = data.rows.len().div_ceil(threads).max(4096);
+    let done = AtomicUsize::new(0);
+    // Per row: its ID when valid (checked for repeats even if the row fails otherwise) and the
+    // row when it passed its own checks.
+    type Checked<'a> = (usize, Option<IdKey>, Option<RosterRow<'a>>);
+    let checked: Vec<(Vec<RowError>, Vec<Checked<'a>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = data
+            .rows
+            .chunks(per)
+            .map(|chunk| {
+                let (pos, done) = (&pos, &done);
+                s.spawn(move || {
+                    let mut errors = Vec::new();
+                    let rows: Vec<Checked<'a>> = chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (row, cells))| {
+                            if i % 4096 == 4095 {
+                                let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
+                                progress.store(d, Ordering::Relaxed);
+                            }
+                            let (key, checked) =
+                                check_row(pos, *row, cells, townships, &mut errors);
+                            (*row, key, checked)
+                        })
+                        .collect();
+                    (errors, rows)
+                })
             })
-        };
-        let mut text = |column: &'static str, max: usize, required: bool| -> Option<String> {
-            let v = get(column);
-            if required && v.is_empty() {
-                err(column, "不能为空".into());
-                None
-            } else if v.chars().count() > max {
-                err(column, format!("最多 {max} 个字"));
-                None
-            } else {
-                Some(v.to_owned())
-            }
-        };
-        let no = text("户编号", 40, true);
-        let township = text("乡镇", 40, true);
-        let village = text("村", 40, true);
-        let name = text("姓名", 40, true);
-        let relation = text("与户主关系", 20, true);
-        let group = text("组", 20, false);
-        let measures = text("帮扶措施", 200, false);
-        let cadre = text("帮扶责任人", 40, false);
-        let health = text("健康状况", 40, false);
-        let disability = text("残疾情况", 40, false);
-        let labour = text("劳动技能", 40, false);
-        let schooling = text("在校情况", 40, false);
-        let township = match (township, townships) {
-            (Some(t), Some(known)) if !known.contains(&t) => {
-                err("乡镇", format!("“{t}”不是本县的乡镇"));
-                None
-            }
-            (t, _) => t,
-        };
-        let kind = HouseholdKind::from_label(get("户类型"));
-        if kind.is_none() {
-            err(
-                "户类型",
-                format!(
-                    "“{}”应为 脱贫户、脱贫不稳定户、边缘易致贫户、突发严重困难户 之一",
-                    get("户类型")
-                ),
-            );
-        }
-        let id = match IdNumber::normalize(get("身份证号")) {
-            Ok((id, _)) => match seen_ids.get(&id.key()) {
-                Some(first) => {
-                    err("身份证号", format!("与第 {first} 行的身份证号相同"));
-                    None
-                }
-                None => {
-                    seen_ids.insert(id.key(), *row);
-                    Some(id)
-                }
-            },
-            Err(e) => {
-                err("身份证号", e.to_string());
-                None
-            }
-        };
-        let stage = match get("监测状态") {
-            "" => kind.map(|k| {
-                if k.monitored() {
-                    MonitoringStage::Identified
-                } else {
-                    MonitoringStage::None
-                }
-            }),
-            s => {
-                let st = MonitoringStage::from_label(s);
-                if st.is_none() {
-                    err(
-                        "监测状态",
-                        format!("“{s}”应为 识别纳入、落实帮扶、风险消除 之一或留空"),
-                    );
-                }
-                st
-            }
-        };
-        let mut dates = [None, None, None];
-        for (k, column) in ["识别纳入日期", "帮扶日期", "风险消除日期"]
+            .collect();
+        handles
             .into_iter()
-            .enumerate()
-        {
-            match date_cell(get(column)) {
-                Ok(d) => dates[k] = d,
-                Err(m) => err(column, m),
-            }
-        }
-        let risks = match split_risks(get("风险类型")) {
-            Ok(r) => Some(r),
-            Err(m) => {
-                err("风险类型", m);
-                None
-            }
-        };
-        let phone = get("联系电话").replace([' ', '-'], "");
-        let mobile = phone.len() == 11
-            && phone.starts_with('1')
-            && phone.bytes().all(|b| b.is_ascii_digit());
-        if !phone.is_empty() && !mobile {
-            err("联系电话", format!("“{phone}”不是 11 位手机号码"));
-        }
-        let (
-            Some(household_no),
-            Some(township),
-            Some(village),
-            Some(name),
-            Some(relation),
-            Some(group),
-            Some(measures),
-            Some(cadre),
-            Some(health),
-            Some(disability),
-            Some(labour),
-            Some(schooling),
-            Some(kind),
-            Some(id),
-            Some(stage),
-            Some(risks),
-        ) = (
-            no, township, village, name, relation, group, measures, cadre, health, disability,
-            labour, schooling, kind, id, stage, risks,
-        )
-        else {
-            continue;
-        };
-        match first_row.get(&household_no) {
-            None => {
-                first_row.insert(
-                    household_no.clone(),
-                    (*row, township.clone(), village.clone(), kind),
-                );
-            }
-            Some((first, t, v, k)) => {
-                if *t != township || *v != village || *k != kind {
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut errors = Vec::new();
+    let mut candidates = Vec::with_capacity(data.rows.len());
+    let mut seen_ids: FastMap<IdKey, usize> = FastMap::default();
+    seen_ids.reserve(data.rows.len());
+    for (row_errors, rows) in checked {
+        errors.extend(row_errors);
+        for (row, key, r) in rows {
+            if let Some(key) = key {
+                if let Some(first) = seen_ids.get(&key) {
                     errors.push(RowError {
-                        row: *row,
-                        column: "户编号",
-                        message: format!("同一户的乡镇、村或户类型与第 {first} 行不一致"),
+                        row,
+                        column: "身份证号",
+                        message: format!("与第 {first} 行的身份证号相同"),
                     });
                     continue;
                 }
+                seen_ids.insert(key, row);
+            }
+            if let Some(r) = r {
+                candidates.push(r);
             }
         }
-        out.push(RosterRow {
-            row: *row,
-            household_no,
-            township,
-            village,
-            group,
-            kind,
-            stage,
-            dates,
-            risks,
-            measures,
-            cadre,
-            name,
-            relation,
-            id,
-            phone,
-            health,
-            disability,
-            labour,
-            schooling,
-        });
     }
+    drop(seen_ids);
+    // One household, one township, village and type: each member agrees with the first.
+    let mut split = vec![false; candidates.len()];
+    {
+        let mut first: FastMap<&str, usize> = FastMap::default();
+        for (i, r) in candidates.iter().enumerate() {
+            match first.get(r.household_no) {
+                None => {
+                    first.insert(r.household_no, i);
+                }
+                Some(&j) => {
+                    let f = &candidates[j];
+                    if f.township != r.township || f.village != r.village || f.kind != r.kind {
+                        split[i] = true;
+                        errors.push(RowError {
+                            row: r.row,
+                            column: "户编号",
+                            message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f.row),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let out: Vec<RosterRow<'a>> = candidates
+        .into_iter()
+        .zip(split)
+        .filter(|(_, split)| !split)
+        .map(|(r, _)| r)
+        .collect();
     progress.store(data.rows.len(), Ordering::Relaxed);
     if errors.is_empty() {
         Ok(out)
     } else {
+        // Each row's own problems, then those it has with rows before it.
+        errors.sort_by_key(|e| e.row);
         Err(errors)
     }
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One row's own checks; problems go to `errors`.
+fn check_row<'a>(
+    pos: &[Option<usize>; ROSTER_COLUMNS.len()],
+    row: usize,
+    cells: &'a [String],
+    townships: Option<&[String]>,
+    errors: &mut Vec<RowError>,
+) -> (Option<IdKey>, Option<RosterRow<'a>>) {
+    let get = |k: usize| -> &'a str {
+        pos[k]
+            .and_then(|p| cells.get(p))
+            .map_or("", |v| v.as_str().trim())
+    };
+    let mut err = |column: &'static str, message: String| {
+        errors.push(RowError {
+            row,
+            column,
+            message,
+        })
+    };
+    let mut text = |k: usize, max: usize, required: bool| -> Option<&'a str> {
+        let column = ROSTER_COLUMNS[k].0;
+        let v = get(k);
+        if required && v.is_empty() {
+            err(column, "不能为空".into());
+            None
+        } else if v.chars().count() > max {
+            err(column, format!("最多 {max} 个字"));
+            None
+        } else {
+            Some(v)
+        }
+    };
+    let no = text(0, 40, true);
+    let township = text(1, 40, true);
+    let village = text(2, 40, true);
+    let name = text(4, 40, true);
+    let relation = text(6, 20, true);
+    let group = text(3, 20, false);
+    let measures = text(13, 200, false);
+    let cadre = text(14, 40, false);
+    let health = text(16, 40, false);
+    let disability = text(17, 40, false);
+    let labour = text(18, 40, false);
+    let schooling = text(19, 40, false);
+    let township = match (township, townships) {
+        (Some(t), Some(known)) if !known.iter().any(|k| k == t) => {
+            err("乡镇", format!("“{t}”不是本县的乡镇"));
+            None
+        }
+        (t, _) => t,
+    };
+    let kind = HouseholdKind::from_label(get(7));
+    if kind.is_none() {
+        err(
+            "户类型",
+            format!(
+                "“{}”应为 脱贫户、脱贫不稳定户、边缘易致贫户、突发严重困难户 之一",
+                get(7)
+            ),
+        );
+    }
+    let id = match IdKey::normalize(get(5).as_bytes()) {
+        Ok((id, _)) => Some(id),
+        Err(e) => {
+            err("身份证号", e.to_string());
+            None
+        }
+    };
+    let key = id;
+    let stage = match get(8) {
+        "" => kind.map(|k| {
+            if k.monitored() {
+                MonitoringStage::Identified
+            } else {
+                MonitoringStage::None
+            }
+        }),
+        s => {
+            let st = MonitoringStage::from_label(s);
+            if st.is_none() {
+                err(
+                    "监测状态",
+                    format!("“{s}”应为 识别纳入、落实帮扶、风险消除 之一或留空"),
+                );
+            }
+            st
+        }
+    };
+    let mut dates = [None, None, None];
+    for (k, column) in ["识别纳入日期", "帮扶日期", "风险消除日期"]
+        .into_iter()
+        .enumerate()
+    {
+        match date_cell(get(9 + k)) {
+            Ok(d) => dates[k] = d,
+            Err(m) => err(column, m),
+        }
+    }
+    let risks = match split_risks(get(12)) {
+        Ok(r) => Some(r),
+        Err(m) => {
+            err("风险类型", m);
+            None
+        }
+    };
+    let phone = get(15).replace([' ', '-'], "");
+    let mobile =
+        phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit());
+    if !phone.is_empty() && !mobile {
+        err("联系电话", format!("“{phone}”不是 11 位手机号码"));
+    }
+    let (
+        Some(household_no),
+        Some(township),
+        Some(village),
+        Some(name),
+        Some(relation),
+        Some(group),
+        Some(measures),
+        Some(cadre),
+        Some(health),
+        Some(disability),
+        Some(labour),
+        Some(schooling),
+        Some(kind),
+        Some(id),
+        Some(stage),
+        Some(risks),
+    ) = (
+        no, township, village, name, relation, group, measures, cadre, health, disability, labour,
+        schooling, kind, id, stage, risks,
+    )
+    else {
+        return (key, None);
+    };
+    let row = RosterRow {
+        row,
+        household_no,
+        township,
+        village,
+        group,
+        kind,
+        stage,
+        dates,
+        risks,
+        measures,
+        cadre,
+        name,
+        relation,
+        id,
+        phone,
+        health,
+        disability,
+        labour,
+        schooling,
+    };
+    (key, Some(row))
+}
+
+/// Why a roster file could not be used for comparison.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RosterFileError {
+    #[error("{0}")]
+    Unreadable(#[from] liandong_office::import::ImportError),
+    #[error("有 {} 处错误，未比对：\n{}", .0.len(), .0.iter().take(20).map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rows(Vec<RowError>),
+}
+
+/// Reads a roster export for comparison: the same checks as the server's import (without its
+/// township list), then the index. The file's cells are freed on the side.
+pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
+    let limits = liandong_office::import::Limits {
+        max_bytes: crate::load::MAX_FILE_BYTES,
+        max_uncompressed: 8 * 1024 * 1024 * 1024,
+        max_rows: 20_000_000,
+        max_cell_chars: 500,
+    };
+    let table = liandong_office::import::read_table(bytes, &ROSTER_REQUIRED, limits)?;
+    let rows = parse_roster(&table, None, &AtomicUsize::new(0)).map_err(RosterFileError::Rows)?;
+    let roster = Roster::from_rows(rows);
+    std::thread::spawn(move || drop(table));
+    Ok(roster)
 }
 
 /// A household of the roster, as the engine sees it.
@@ -305,56 +406,99 @@ pub struct RosterHousehold {
     pub stage: MonitoringStage,
 }
 
-/// A member of the roster, as the engine sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A member of the roster, as the engine sees it (the name is in [`Roster::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RosterPerson {
     pub key: IdKey,
-    pub name: String,
     /// Index into [`Roster::households`].
     pub household: u32,
 }
 
-/// The roster indexed for joining: members by ID key, households by number.
+/// The roster indexed for joining: members by ID key, households by number. Names and member
+/// lists sit in flat arrays (a county has a million members: no allocation each).
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
     pub households: Vec<RosterHousehold>,
     pub persons: Vec<RosterPerson>,
-    /// Members of each household, by person index.
-    pub members: Vec<Vec<u32>>,
+    names: String,
+    name_ends: Vec<u32>,
+    /// Members of household `h`: `member_list[member_start[h]..member_start[h + 1]]`.
+    member_start: Vec<u32>,
+    member_list: Vec<u32>,
     by_key: HashMap<u64, u32, foldhash::fast::RandomState>,
 }
 
 impl Roster {
-    pub fn from_rows(rows: &[RosterRow]) -> Roster {
+    pub fn from_rows(rows: Vec<RosterRow<'_>>) -> Roster {
         let mut r = Roster::default();
         r.by_key.reserve(rows.len());
-        let mut household_of: HashMap<&str, u32> = HashMap::new();
+        r.persons.reserve(rows.len());
+        r.name_ends.reserve(rows.len());
+        let mut household_of: FastMap<&str, u32> = FastMap::default();
         let mut name = String::new();
-        for row in rows {
-            let h = *household_of
-                .entry(row.household_no.as_str())
-                .or_insert_with(|| {
+        for row in &rows {
+            let h = match household_of.get(row.household_no) {
+                Some(&h) => h,
+                None => {
+                    let h = r.households.len() as u32;
+                    household_of.insert(row.household_no, h);
                     r.households.push(RosterHousehold {
-                        household_no: row.household_no.clone(),
-                        township: row.township.clone(),
-                        village: row.village.clone(),
+                        household_no: row.household_no.to_owned(),
+                        township: row.township.to_owned(),
+                        village: row.village.to_owned(),
                         kind: row.kind,
                         stage: row.stage,
                     });
-                    r.members.push(Vec::new());
-                    (r.households.len() - 1) as u32
-                });
+                    h
+                }
+            };
             let p = r.persons.len() as u32;
-            crate::load::normalise_name(&row.name, &mut name);
+            if crate::load::normalise_name(row.name, &mut name) {
+                r.names.push_str(&name);
+            } else {
+                r.names.push_str(row.name);
+            }
+            r.name_ends.push(r.names.len() as u32);
             r.persons.push(RosterPerson {
-                key: row.id.key(),
-                name: name.clone(),
+                key: row.id,
                 household: h,
             });
-            r.members[h as usize].push(p);
-            r.by_key.insert(row.id.key().get(), p);
+            r.by_key.insert(row.id.get(), p);
         }
+        // Member lists by counting: sizes, then starts, then places.
+        let mut start = vec![0_u32; r.households.len() + 1];
+        for p in &r.persons {
+            start[p.household as usize + 1] += 1;
+        }
+        for h in 0..r.households.len() {
+            start[h + 1] += start[h];
+        }
+        let mut next = start.clone();
+        r.member_list = vec![0; r.persons.len()];
+        for (i, p) in r.persons.iter().enumerate() {
+            let slot = &mut next[p.household as usize];
+            r.member_list[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        r.member_start = start;
         r
+    }
+
+    /// The member's name, without spaces.
+    pub fn name(&self, person: u32) -> &str {
+        let p = person as usize;
+        let start = if p == 0 {
+            0
+        } else {
+            self.name_ends[p - 1] as usize
+        };
+        &self.names[start..self.name_ends[p] as usize]
+    }
+
+    /// The members of household `h`, in the roster's order.
+    pub fn members(&self, h: u32) -> &[u32] {
+        let h = h as usize;
+        &self.member_list[self.member_start[h] as usize..self.member_start[h + 1] as usize]
     }
 
     /// The member with this ID key.
@@ -370,6 +514,7 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use liandong_domain::IdNumber;
 
     pub(crate) fn sheet(rows: &[&[&str]]) -> SheetData {
         SheetData {
@@ -380,6 +525,37 @@ mod tests {
                 .map(|(i, r)| (i + 2, r.iter().map(|c| (*c).to_owned()).collect()))
                 .collect(),
         }
+    }
+
+    /// `parse_roster` reads cells by their place in the template.
+    #[test]
+    fn the_template_keeps_the_column_order_the_checks_rely_on() {
+        let names: Vec<&str> = ROSTER_COLUMNS.iter().map(|c| c.0).collect();
+        assert_eq!(
+            names,
+            [
+                "户编号",
+                "乡镇",
+                "村",
+                "组",
+                "姓名",
+                "身份证号",
+                "与户主关系",
+                "户类型",
+                "监测状态",
+                "识别纳入日期",
+                "帮扶日期",
+                "风险消除日期",
+                "风险类型",
+                "帮扶措施",
+                "帮扶责任人",
+                "联系电话",
+                "健康状况",
+                "残疾情况",
+                "劳动技能",
+                "在校情况"
+            ]
+        );
     }
 
     #[test]
@@ -417,10 +593,10 @@ mod tests {
             ],
         ]);
         let rows = parse_roster(&data, None, &AtomicUsize::new(0)).expect("valid");
-        let roster = Roster::from_rows(&rows);
+        let roster = Roster::from_rows(rows);
         assert_eq!(roster.households.len(), 1);
-        assert_eq!(roster.members[0], [0, 1]);
-        assert_eq!(roster.persons[0].name, "张三");
+        assert_eq!(roster.members(0), [0, 1]);
+        assert_eq!(roster.name(0), "张三");
         assert_eq!(roster.person(b.key().get()), Some(1));
         assert_eq!(roster.household_of(1).household_no, "H1");
     }

@@ -179,41 +179,42 @@ pub fn check_rows(
     let mut persons = Vec::with_capacity(rows.len());
     let mut secrets = Vec::with_capacity(rows.len());
     for r in rows {
-        if seen.insert(r.household_no.clone()) {
+        let id = r.id.id_number();
+        if seen.insert(r.household_no.to_owned()) {
             households.push(HouseholdRecord {
-                household_no: r.household_no.clone(),
-                township_id: township_id(&r.township),
-                village: r.village,
-                village_group: r.group,
+                household_no: r.household_no.to_owned(),
+                township_id: township_id(r.township),
+                village: r.village.to_owned(),
+                village_group: r.group.to_owned(),
                 kind: r.kind,
                 stage: r.stage,
                 identified_on: r.dates[0],
                 assisted_on: r.dates[1],
                 cleared_on: r.dates[2],
                 risk_types: r.risks,
-                measures: r.measures,
-                cadre: r.cadre,
+                measures: r.measures.to_owned(),
+                cadre: r.cadre.to_owned(),
             });
         }
         persons.push(PersonRecord {
-            household_no: r.household_no,
-            name: r.name,
+            household_no: r.household_no.to_owned(),
+            name: r.name.to_owned(),
             // Sealed and hashed below, on every core, once the whole file has passed.
             id_lookup: String::new(),
             id_sealed: String::new(),
-            id_masked: r.id.masked(),
-            relation: r.relation,
-            sex: r.id.sex().label().to_owned(),
-            birth_date: r.id.birth_date(),
+            id_masked: id.masked(),
+            relation: r.relation.to_owned(),
+            sex: id.sex().label().to_owned(),
+            birth_date: id.birth_date(),
             phone_lookup: None,
             phone_sealed: None,
             phone_masked: None,
-            health: r.health,
-            disability: r.disability,
-            labour: r.labour,
-            schooling: r.schooling,
+            health: r.health.to_owned(),
+            disability: r.disability.to_owned(),
+            labour: r.labour.to_owned(),
+            schooling: r.schooling.to_owned(),
         });
-        secrets.push((r.id, r.phone));
+        secrets.push((id, r.phone));
     }
     seal_persons(&mut persons, &secrets, vault);
     progress.store(data.rows.len(), Ordering::Relaxed);
