@@ -142,11 +142,14 @@ impl Run<'_> {
             roster_households: self.roster.households.len(),
             ..RunReport::default()
         };
+        // Each row's roster member, looked up once for every rule.
+        let mut joins = Vec::with_capacity(self.datasets.len());
         for ds in self.datasets {
             report.datasets.push((ds.kind, ds.report.clone()));
-            let (exact, normalized) = self.match_counts(ds);
+            let (join, exact, normalized) = self.join(ds);
             report.matched_exact += exact;
             report.matched_normalized += normalized;
+            joins.push(join);
         }
         let mut clues = Vec::new();
         let total = self.rules.rules.len();
@@ -157,7 +160,7 @@ impl Run<'_> {
                 already_open: 0,
                 skipped: None,
             };
-            match self.run_rule(rule) {
+            match self.run_rule(rule, &joins) {
                 Ok(found) => {
                     for c in found {
                         if self.open.contains(&c.key()) {
@@ -180,38 +183,56 @@ impl Run<'_> {
         self.datasets.iter().find(|d| d.kind == kind)
     }
 
-    fn match_counts(&self, ds: &Dataset) -> (u64, u64) {
-        let counts = on_parts(&ds.parts, |_, part| {
+    /// The roster member of every row ([`NOBODY`] when none), and how many rows matched as
+    /// given and after normalisation.
+    fn join(&self, ds: &Dataset) -> (Join, u64, u64) {
+        let parts = on_parts(&ds.parts, |_, part| {
             let (mut exact, mut normalized) = (0, 0);
-            for id in &part.ids {
-                if let Some(k) = id.raw_key() {
-                    if self.roster.person(k).is_some() {
-                        if id.normalised() {
-                            normalized += 1;
-                        } else {
-                            exact += 1;
+            let persons: Vec<u32> = part
+                .ids
+                .iter()
+                .map(
+                    |id| match id.raw_key().and_then(|k| self.roster.person(k)) {
+                        Some(p) => {
+                            if id.normalised() {
+                                normalized += 1;
+                            } else {
+                                exact += 1;
+                            }
+                            p
                         }
-                    }
-                }
-            }
-            (exact, normalized)
+                        None => NOBODY,
+                    },
+                )
+                .collect();
+            (persons, exact, normalized)
         });
-        counts
-            .into_iter()
-            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+        let mut join = Vec::with_capacity(parts.len());
+        let (mut exact, mut normalized) = (0, 0);
+        for (p, e, n) in parts {
+            join.push(p);
+            exact += e;
+            normalized += n;
+        }
+        (join, exact, normalized)
     }
 
-    fn run_rule(&self, rule: &Rule) -> Result<Vec<Clue>, String> {
-        let data = self
-            .dataset(rule.data)
+    fn run_rule(&self, rule: &Rule, joins: &[Join]) -> Result<Vec<Clue>, String> {
+        let index = self
+            .datasets
+            .iter()
+            .position(|d| d.kind == rule.data)
             .ok_or_else(|| format!("未提供“{}”数据", rule.data.label()))?;
+        let (data, join) = (&self.datasets[index], &joins[index]);
         let ctx = Ctx {
             as_of: self.as_of.num_days_from_ce(),
             year: i64::from(self.as_of.year()),
         };
         match (rule.test, &rule.population) {
-            (Test::Match, Population::NotInRoster) => Ok(self.match_outsiders(rule, data, &ctx)),
-            (Test::Match, _) => Ok(self.match_roster(rule, data, &ctx)),
+            (Test::Match, Population::NotInRoster) => {
+                Ok(self.match_outsiders(rule, data, join, &ctx))
+            }
+            (Test::Match, _) => Ok(self.match_roster(rule, data, join, &ctx)),
             (Test::Absence, Population::Data { kind, filters }) => {
                 let pop = self
                     .dataset(*kind)
@@ -219,6 +240,22 @@ impl Run<'_> {
                 Ok(self.absent_from_data(rule, data, pop, filters, &ctx))
             }
             (Test::Absence, _) => Ok(self.absent_roster(rule, data, &ctx)),
+        }
+    }
+
+    /// Which roster members a rule's population holds; `None` when it holds them all.
+    fn population_mask(&self, rule: &Rule) -> Option<Vec<bool>> {
+        match &rule.population {
+            Population::Roster {
+                kinds,
+                min_age,
+                max_age,
+            } if !kinds.is_empty() || min_age.is_some() || max_age.is_some() => Some(
+                (0..self.roster.persons.len() as u32)
+                    .map(|p| self.in_population(rule, p))
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 
@@ -240,15 +277,16 @@ impl Run<'_> {
     }
 
     /// Match rules on roster members: hits, sums, then one clue per person or household.
-    fn match_roster(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
+    fn match_roster(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
+        let mask = self.population_mask(rule);
         // (person, part, row) of every row that counts.
         let hits: Vec<(u32, u32, u32)> = on_parts(&data.parts, |pi, part| {
             let mut v = Vec::new();
-            for (r, id) in part.ids.iter().enumerate() {
-                let Some(p) = id.raw_key().and_then(|k| self.roster.person(k)) else {
+            for (r, &p) in join[pi].iter().enumerate() {
+                if p == NOBODY || mask.as_ref().is_some_and(|m| !m[p as usize]) {
                     continue;
-                };
-                if self.in_population(rule, p) && passes(part, r, &rule.filters, ctx) {
+                }
+                if passes(part, r, &rule.filters, ctx) {
                     v.push((p, pi as u32, r as u32));
                 }
             }
@@ -265,14 +303,19 @@ impl Run<'_> {
         let flagged: FastSet<u32> = match &rule.aggregate {
             None => hits.iter().map(|h| group_of(h.0, rule.per)).collect(),
             Some(a) => {
-                let mut sums: FastMap<u32, i64> = FastMap::default();
+                let groups = match a.per {
+                    Per::Person => self.roster.persons.len(),
+                    Per::Household => self.roster.households.len(),
+                };
+                let mut sums = vec![0_i64; groups];
                 for &(p, pi, r) in &hits {
                     let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
-                    *sums.entry(group_of(p, a.per)).or_default() += v;
+                    sums[group_of(p, a.per) as usize] += v;
                 }
                 sums.into_iter()
+                    .enumerate()
                     .filter(|&(_, s)| s >= a.at_least)
-                    .map(|(g, _)| g)
+                    .map(|(g, _)| g as u32)
                     .collect()
             }
         };
@@ -317,7 +360,7 @@ impl Run<'_> {
                 let normalised = data.parts[pi as usize].ids[r as usize].normalised();
                 subjects.push(Subject {
                     key: person.key,
-                    name: person.name.clone(),
+                    name: self.roster.name(p).to_owned(),
                     method: if normalised {
                         MatchMethod::Normalized
                     } else {
@@ -377,18 +420,18 @@ impl Run<'_> {
 
     /// Match rules on people not in the roster: sums per person, then the rows of those
     /// flagged, found in a second pass.
-    fn match_outsiders(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
-        let counts = |part: &Part, r: usize| -> Option<u64> {
+    fn match_outsiders(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
+        let counts = |pi: usize, part: &Part, r: usize| -> Option<u64> {
             let k = part.ids[r].raw_key()?;
-            (self.roster.person(k).is_none() && passes(part, r, &rule.filters, ctx)).then_some(k)
+            (join[pi][r] == NOBODY && passes(part, r, &rule.filters, ctx)).then_some(k)
         };
         let flagged: FastSet<u64> = match &rule.aggregate {
             None => FastSet::default(),
             Some(a) => {
-                let partial = on_parts(&data.parts, |_, part| {
+                let partial = on_parts(&data.parts, |pi, part| {
                     let mut sums: FastMap<u64, i64> = FastMap::default();
                     for r in 0..part.len() {
-                        if let Some(k) = counts(part, r) {
+                        if let Some(k) = counts(pi, part, r) {
                             *sums.entry(k).or_default() += number(part, a.column, r).unwrap_or(0);
                         }
                     }
@@ -410,7 +453,7 @@ impl Run<'_> {
         let hits = on_parts(&data.parts, |pi, part| {
             let mut v = Vec::new();
             for r in 0..part.len() {
-                if let Some(k) = counts(part, r) {
+                if let Some(k) = counts(pi, part, r) {
                     if rule.aggregate.is_none() || flagged.contains(&k) {
                         v.push((k, pi as u32, r as u32));
                     }
@@ -505,7 +548,8 @@ impl Run<'_> {
     fn absent_roster(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
         let present = self.present(data, &rule.filters, ctx);
         let mut clues = Vec::new();
-        for (h, members) in self.roster.members.iter().enumerate() {
+        for (h, household) in self.roster.households.iter().enumerate() {
+            let members = self.roster.members(h as u32);
             let absent: Vec<u32> = members
                 .iter()
                 .copied()
@@ -526,7 +570,6 @@ impl Run<'_> {
                 Per::Person => absent.into_iter().map(|p| vec![p]).collect(),
                 Per::Household => vec![absent],
             };
-            let household = &self.roster.households[h];
             for g in groups {
                 let subjects: Vec<Subject> = g
                     .iter()
@@ -534,7 +577,7 @@ impl Run<'_> {
                         let person = &self.roster.persons[p as usize];
                         Subject {
                             key: person.key,
-                            name: person.name.clone(),
+                            name: self.roster.name(p).to_owned(),
                             method: MatchMethod::Exact,
                             confidence: 1.0,
                         }
@@ -607,7 +650,8 @@ impl Run<'_> {
             match (rule.per, self.roster.person(k)) {
                 (Per::Household, Some(p)) => {
                     let h = self.roster.persons[p as usize].household;
-                    self.roster.members[h as usize]
+                    self.roster
+                        .members(h)
                         .iter()
                         .any(|&m| present.contains(&self.roster.persons[m as usize].key.get()))
                 }
@@ -706,6 +750,12 @@ impl Run<'_> {
             .collect()
     }
 }
+
+/// Per part, per row: the roster member the row's ID belongs to.
+type Join = Vec<Vec<u32>>;
+
+/// A row whose ID is no roster member's (or failed).
+const NOBODY: u32 = u32::MAX;
 
 /// The as-of date in the forms filters compare with.
 struct Ctx {

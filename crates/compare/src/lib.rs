@@ -11,9 +11,10 @@ pub mod load;
 pub mod output;
 pub mod roster;
 pub mod rules;
+pub mod synth;
 
 pub use engine::{Clue, ClueKey, MatchMethod, Run, RunReport};
 pub use kinds::DataKind;
 pub use load::{load, Dataset, LoadError};
-pub use roster::{parse_roster, Roster, RosterRow};
+pub use roster::{parse_roster, read_roster, Roster, RosterFileError, RosterRow};
 pub use rules::RuleSet;

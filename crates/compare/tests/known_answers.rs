@@ -47,7 +47,7 @@ fn roster() -> (Roster, Vec<String>) {
     let limits = Limits::default();
     let sheet = read_csv(csv.as_bytes(), &[], limits).expect("csv");
     let rows = liandong_compare::parse_roster(&sheet, None, &AtomicUsize::new(0)).expect("roster");
-    (Roster::from_rows(&rows), ids)
+    (Roster::from_rows(rows), ids)
 }
 
 fn dataset(kind: DataKind, csv: &str) -> liandong_compare::Dataset {

@@ -2,15 +2,13 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use liandong_compare::roster::ROSTER_REQUIRED;
-use liandong_compare::{output, DataKind, Roster, RuleSet, Run};
+use liandong_compare::{output, DataKind, RuleSet, Run};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -52,6 +50,9 @@ fn parse_dataset(s: &str) -> anyhow::Result<(DataKind, PathBuf)> {
     Ok((kind, PathBuf::from(file)))
 }
 
+/// The files of a kind: (name shown in reports, content).
+type Files = Vec<(String, Vec<u8>)>;
+
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("无法读取 {}", path.display()))
 }
@@ -90,9 +91,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .with_context(|| format!("规则文件 {}", p.display()))?,
         None => RuleSet::defaults(),
     };
-    // The files of each kind: (name shown in reports, content).
-    type Files = Vec<(String, Vec<u8>)>;
-    let mut by_kind: Vec<(DataKind, Files)> = Vec::new();
     let mut wanted = Vec::new();
     for d in &args.datasets {
         wanted.push(parse_dataset(d)?);
@@ -101,44 +99,26 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .as_of
         .unwrap_or_else(|| liandong_domain::deadline::county_date(chrono::Utc::now()));
 
-    let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
-    let bytes = read(&args.roster)?;
-    let limits = liandong_office::import::Limits {
-        max_bytes: liandong_compare::load::MAX_FILE_BYTES,
-        max_uncompressed: 8 * 1024 * 1024 * 1024,
-        max_rows: 20_000_000,
-        max_cell_chars: 500,
-    };
-    let table = liandong_office::import::read_table(&bytes, &ROSTER_REQUIRED, limits)
-        .with_context(|| format!("名单 {}", args.roster.display()))?;
-    drop(bytes);
-    let rows = match liandong_compare::parse_roster(&table, None, &AtomicUsize::new(0)) {
-        Ok(r) => r,
-        Err(errors) => {
-            pb.finish_and_clear();
-            let listed: Vec<String> = errors.iter().take(20).map(ToString::to_string).collect();
-            bail!(
-                "名单 {} 有 {} 处错误，未比对：\n{}",
-                args.roster.display(),
-                errors.len(),
-                listed.join("\n")
-            );
-        }
-    };
-    drop(table);
-    let roster = Roster::from_rows(&rows);
-    drop(rows);
-    pb.finish_and_clear();
-
+    let roster_bytes = read(&args.roster)?;
+    let mut files = Vec::new();
     for (kind, path) in wanted {
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let file = (name, read(&path)?);
+        files.push((kind, name, read(&path)?));
+    }
+    // The roster first, then the data sets: each is read on every core.
+    let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
+    let roster = liandong_compare::read_roster(&roster_bytes);
+    pb.finish_and_clear();
+    let roster = roster.with_context(|| format!("名单 {}", args.roster.display()))?;
+    drop(roster_bytes);
+    let mut by_kind: Vec<(DataKind, Files)> = Vec::new();
+    for (kind, name, bytes) in files {
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, files)) => files.push(file),
-            None => by_kind.push((kind, vec![file])),
+            Some((_, f)) => f.push((name, bytes)),
+            None => by_kind.push((kind, vec![(name, bytes)])),
         }
     }
     let mut datasets = Vec::new();

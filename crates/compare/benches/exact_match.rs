@@ -1,0 +1,274 @@
+//! Exact matching of a synthetic county's 10-million-row claims file (about 550 MB) against its
+//! 1-million-person roster: this engine, DuckDB and Polars on the same files in the same run,
+//! each the best of three fresh processes, with the ratios; then .xlsx reading speed.
+//!
+//! `cargo bench -p liandong-compare --bench exact_match`. The county is generated once under
+//! `target/bench-data`; DuckDB and Polars are installed from PyPI into `target/bench-venv`.
+//! `LIANDONG_BENCH_CLAIMS` sets a smaller claims file for a quick look; `LIANDONG_BENCH_PHASES`
+//! prints how long each step of reading the roster took.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use liandong_compare::synth::{write_county, CountySpec};
+use liandong_compare::{load, DataKind, Roster, RuleSet, Run};
+
+// The allocator the `liandong` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const RUNS: usize = 3;
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 11, 30).unwrap_or(NaiveDate::MIN)
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Peak resident memory of this process, in KiB.
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The job, in this process: read both files, normalise, match, sum over the window.
+fn engine_only(roster: &Path, claims: &Path) {
+    let started = Instant::now();
+    // As the command does: the roster first, then the data set, each on every core (side by
+    // side they compete for the same cores and hold both at once).
+    let bytes = std::fs::read(roster).expect("roster");
+    let roster = liandong_compare::read_roster(&bytes).expect("valid roster");
+    drop(bytes);
+    let roster_s = started.elapsed().as_secs_f64();
+    let file = std::fs::read(claims).expect("claims");
+    let ds = load(DataKind::MedicalExpense, &[("claims.csv".to_owned(), file)]).expect("claims");
+    let read_s = started.elapsed().as_secs_f64() - roster_s;
+    let loaded = started.elapsed().as_secs_f64();
+    let mut rules = RuleSet::defaults();
+    rules.rules.retain(|r| r.code == "medical_oop_monitored");
+    let open = Default::default();
+    let datasets = [ds];
+    let (clues, report) = Run {
+        roster: &roster,
+        datasets: &datasets,
+        rules: &rules,
+        as_of: as_of(),
+        open: &open,
+    }
+    .execute(&mut |_, _| {});
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "engine": "liandong",
+            "seconds": seconds,
+            "roster_seconds": roster_s,
+            "claims_seconds": read_s,
+            "match_seconds": seconds - loaded,
+            "matched_rows": report.matched_exact + report.matched_normalized,
+            "matched_exact": report.matched_exact,
+            "flagged_persons": clues.len(),
+            "peak_kib": peak_kib(),
+        })
+    );
+}
+
+fn run_json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().expect("runs");
+    if !out.status.success() {
+        panic!(
+            "{:?} failed:\n{}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+/// The best (shortest) of `RUNS` runs.
+fn best(mut make: impl FnMut() -> Command) -> serde_json::Value {
+    (0..RUNS)
+        .map(|_| run_json(&mut make()))
+        .min_by(|a, b| {
+            a["seconds"]
+                .as_f64()
+                .partial_cmp(&b["seconds"].as_f64())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or_default()
+}
+
+fn venv() -> PathBuf {
+    let venv = workspace().join("target/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        eprintln!(
+            "installing DuckDB and Polars from PyPI into {}",
+            venv.display()
+        );
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "-r"])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/requirements.txt"))
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "could not install the peers");
+    }
+    python
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--engine-only") {
+        engine_only(Path::new(&args[2]), Path::new(&args[3]));
+        return;
+    }
+    let mut spec = CountySpec::benchmark(as_of());
+    if let Some(n) = std::env::var("LIANDONG_BENCH_CLAIMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        spec.claims = n;
+    }
+    let dir = workspace().join(format!(
+        "target/bench-data/county-{}-{}-{}",
+        spec.roster_persons, spec.claims, spec.seed
+    ));
+    let done = dir.join("complete");
+    if !done.exists() {
+        eprintln!("generating the synthetic county in {}", dir.display());
+        let t = Instant::now();
+        let county = write_county(&spec, &dir).expect("county");
+        let mut truth = String::from("row,corruption,true_key\n");
+        for d in &county.damage {
+            truth.push_str(&format!(
+                "{},{},{}\n",
+                d.row,
+                d.corruption.code(),
+                d.true_key.get()
+            ));
+        }
+        std::fs::write(dir.join("damage.csv"), truth).expect("truth");
+        std::fs::write(&done, "").expect("marker");
+        eprintln!("generated in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    let roster = dir.join("roster.csv");
+    let claims = dir.join("claims.csv");
+    let size = std::fs::metadata(&claims).map_or(0, |m| m.len());
+    let python = venv();
+    let peer_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/exact_match.py");
+    // Every engine reads the files from the page cache.
+    for f in [&roster, &claims] {
+        let _ = std::fs::read(f);
+    }
+    let exe = std::env::current_exe().expect("exe");
+    let ours = best(|| {
+        let mut c = Command::new(&exe);
+        c.arg("--engine-only").arg(&roster).arg(&claims);
+        c
+    });
+    let peers: Vec<serde_json::Value> = ["duckdb", "polars"]
+        .iter()
+        .map(|engine| {
+            best(|| {
+                let mut c = Command::new(&python);
+                c.arg(&peer_script)
+                    .arg(engine)
+                    .arg(&roster)
+                    .arg(&claims)
+                    .arg(as_of().to_string());
+                c
+            })
+        })
+        .collect();
+    let t = ours["seconds"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "exact match: {} roster persons, {} claim rows ({:.0} MB), as of {}, best of {RUNS}",
+        spec.roster_persons,
+        spec.claims,
+        size as f64 / 1e6,
+        as_of()
+    );
+    println!(
+        "  liandong  {t:6.2} s  (roster read, checked and indexed {:.2} s, claims read and normalised {:.2} s, matched and summed {:.2} s), peak {:.0} MiB, {} rows matched, {} persons flagged",
+        ours["roster_seconds"].as_f64().unwrap_or(0.0),
+        ours["claims_seconds"].as_f64().unwrap_or(0.0),
+        ours["match_seconds"].as_f64().unwrap_or(0.0),
+        ours["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+        ours["matched_rows"],
+        ours["flagged_persons"],
+    );
+    for p in &peers {
+        let s = p["seconds"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  {:<8}  {s:6.2} s  peak {:.0} MiB, {} rows matched as given, {} persons flagged; liandong is {:.2}x as fast",
+            p["engine"].as_str().unwrap_or("?"),
+            p["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+            p["matched_rows"],
+            p["flagged_persons"],
+            s / t,
+        );
+    }
+    xlsx_speed();
+}
+
+/// .xlsx reading: a sheet of 200,000 claim rows (1 million cells) written, then read.
+fn xlsx_speed() {
+    let rows = 200_000_u32;
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["身份证号", "姓名", "结算日期", "总费用", "个人自付"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).expect("cell");
+    }
+    let mut rng = liandong_compare::synth::Rng::new(3);
+    for r in 1..=rows {
+        let birth = NaiveDate::from_ymd_opt(
+            1950 + rng.below(60) as i32,
+            1 + rng.below(12) as u32,
+            1 + rng.below(28) as u32,
+        )
+        .unwrap_or(NaiveDate::MIN);
+        let id = liandong_domain::IdNumber::from_parts("411321", birth, rng.below(1000) as u16)
+            .map(|i| i.expose().to_owned())
+            .unwrap_or_default();
+        ws.write_string(r, 0, &id).expect("cell");
+        ws.write_string(r, 1, "张三").expect("cell");
+        ws.write_string(r, 2, "2024-03-05").expect("cell");
+        ws.write_number(r, 3, 1234.5).expect("cell");
+        ws.write_number(r, 4, 321.25).expect("cell");
+    }
+    let bytes = wb.save_to_buffer().expect("xlsx");
+    let cells = f64::from(rows) * 5.0;
+    let t = Instant::now();
+    let ds = load(
+        DataKind::MedicalExpense,
+        &[("claims.xlsx".to_owned(), bytes)],
+    )
+    .expect("xlsx");
+    let s = t.elapsed().as_secs_f64();
+    assert_eq!(ds.rows(), rows as usize);
+    println!(
+        ".xlsx: {rows} rows x 5 columns read and normalised in {s:.2} s: {:.2} million cells/s (target 0.5)",
+        cells / s / 1e6
+    );
+}
