@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 use liandong_domain::id_number::IdKey;
 
+use crate::fuzzy::{FuzzyIndex, Resolution};
 use crate::kinds::{DataKind, FieldType};
 use crate::load::{format_day, format_fen, ColumnData, Dataset, NormalisationReport, Part};
 use crate::roster::Roster;
@@ -111,7 +112,7 @@ pub struct RuleOutcome {
 }
 
 /// What a run did, for the summary and the run report.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunReport {
     pub roster_persons: usize,
     pub roster_households: usize,
@@ -120,7 +121,26 @@ pub struct RunReport {
     pub matched_exact: u64,
     /// Rows that matched a roster member only after normalisation.
     pub matched_normalized: u64,
+    /// Rows whose ID failed, matched by the fuzzy fallback with enough confidence.
+    pub matched_fuzzy: u64,
+    /// Rows whose ID failed and that found no sure candidate.
+    pub unmatched_failed: u64,
+    /// Rows for a person to confirm or reject, with their candidates.
+    pub review: Vec<ReviewItem>,
     pub rules: Vec<RuleOutcome>,
+}
+
+/// A row whose ID failed and that fits some roster members without certainty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewItem {
+    pub kind: DataKind,
+    pub source: String,
+    pub row: u32,
+    /// The ID as the file gives it.
+    pub raw_id: String,
+    pub name: String,
+    /// Best first: key, name, household number, confidence.
+    pub candidates: Vec<(IdKey, String, String, f32)>,
 }
 
 /// What a run reads.
@@ -132,6 +152,8 @@ pub struct Run<'a> {
     pub as_of: NaiveDate,
     /// Clues still open from earlier runs.
     pub open: &'a HashSet<ClueKey>,
+    /// Try the fuzzy fallback on rows whose ID failed (off: exact and normalised matches only).
+    pub fuzzy: bool,
 }
 
 impl Run<'_> {
@@ -142,13 +164,59 @@ impl Run<'_> {
             roster_households: self.roster.households.len(),
             ..RunReport::default()
         };
-        // Each row's roster member, looked up once for every rule.
+        // Each row's roster member, looked up once for every rule; rows whose ID failed are
+        // tried by the fuzzy fallback.
+        let index = self.fuzzy.then(|| FuzzyIndex::new(self.roster));
         let mut joins = Vec::with_capacity(self.datasets.len());
         for ds in self.datasets {
             report.datasets.push((ds.kind, ds.report.clone()));
-            let (join, exact, normalized) = self.join(ds);
+            let (mut join, exact, normalized) = self.join(ds);
             report.matched_exact += exact;
             report.matched_normalized += normalized;
+            let name_col = ds.kind.column("name").map(|(i, _)| i);
+            let resolved = index
+                .as_ref()
+                .map_or_else(Vec::new, |i| i.resolve_dataset(ds));
+            for (pi, row, resolution) in resolved {
+                match resolution {
+                    Resolution::Matched(c) => {
+                        report.matched_fuzzy += 1;
+                        join.persons[pi as usize][row as usize] = c.person;
+                        join.fuzzy.insert((pi, row), c.confidence);
+                    }
+                    Resolution::Review(candidates) => {
+                        let part = &ds.parts[pi as usize];
+                        report.review.push(ReviewItem {
+                            kind: ds.kind,
+                            source: part.source.clone(),
+                            row: part.row_no[row as usize],
+                            raw_id: part
+                                .failed_ids
+                                .iter()
+                                .find(|f| f.0 == row)
+                                .map(|f| f.1.clone())
+                                .unwrap_or_default(),
+                            name: name_col
+                                .and_then(|c| part.text(c, row as usize))
+                                .unwrap_or_default()
+                                .to_owned(),
+                            candidates: candidates
+                                .iter()
+                                .map(|c| {
+                                    let h = self.roster.household_of(c.person);
+                                    (
+                                        self.roster.persons[c.person as usize].key,
+                                        self.roster.name(c.person).to_owned(),
+                                        h.household_no.clone(),
+                                        c.confidence,
+                                    )
+                                })
+                                .collect(),
+                        });
+                    }
+                    Resolution::Unmatched => report.unmatched_failed += 1,
+                }
+            }
             joins.push(join);
         }
         let mut clues = Vec::new();
@@ -207,10 +275,13 @@ impl Run<'_> {
                 .collect();
             (persons, exact, normalized)
         });
-        let mut join = Vec::with_capacity(parts.len());
+        let mut join = Join {
+            persons: Vec::with_capacity(parts.len()),
+            fuzzy: FastMap::default(),
+        };
         let (mut exact, mut normalized) = (0, 0);
         for (p, e, n) in parts {
-            join.push(p);
+            join.persons.push(p);
             exact += e;
             normalized += n;
         }
@@ -282,7 +353,7 @@ impl Run<'_> {
         // (person, part, row) of every row that counts.
         let hits: Vec<(u32, u32, u32)> = on_parts(&data.parts, |pi, part| {
             let mut v = Vec::new();
-            for (r, &p) in join[pi].iter().enumerate() {
+            for (r, &p) in join.persons[pi].iter().enumerate() {
                 if p == NOBODY || mask.as_ref().is_some_and(|m| !m[p as usize]) {
                     continue;
                 }
@@ -339,7 +410,7 @@ impl Run<'_> {
         }
         let mut clues: Vec<Clue> = groups
             .into_iter()
-            .map(|(_, hits)| self.roster_clue(rule, data, &hits, ctx))
+            .map(|(_, hits)| self.roster_clue(rule, data, join, &hits, ctx))
             .collect();
         clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
         clues
@@ -349,6 +420,7 @@ impl Run<'_> {
         &self,
         rule: &Rule,
         data: &Dataset,
+        join: &Join,
         hits: &[(u32, u32, u32)],
         ctx: &Ctx,
     ) -> Clue {
@@ -358,15 +430,16 @@ impl Run<'_> {
             if seen.insert(p) {
                 let person = &self.roster.persons[p as usize];
                 let normalised = data.parts[pi as usize].ids[r as usize].normalised();
+                let (method, confidence) = match join.fuzzy.get(&(pi, r)) {
+                    Some(&c) => (MatchMethod::Fuzzy, c),
+                    None if normalised => (MatchMethod::Normalized, 1.0),
+                    None => (MatchMethod::Exact, 1.0),
+                };
                 subjects.push(Subject {
                     key: person.key,
                     name: self.roster.name(p).to_owned(),
-                    method: if normalised {
-                        MatchMethod::Normalized
-                    } else {
-                        MatchMethod::Exact
-                    },
-                    confidence: 1.0,
+                    method,
+                    confidence,
                 });
             }
         }
@@ -423,7 +496,7 @@ impl Run<'_> {
     fn match_outsiders(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
         let counts = |pi: usize, part: &Part, r: usize| -> Option<u64> {
             let k = part.ids[r].raw_key()?;
-            (join[pi][r] == NOBODY && passes(part, r, &rule.filters, ctx)).then_some(k)
+            (join.persons[pi][r] == NOBODY && passes(part, r, &rule.filters, ctx)).then_some(k)
         };
         let flagged: FastSet<u64> = match &rule.aggregate {
             None => FastSet::default(),
@@ -751,8 +824,12 @@ impl Run<'_> {
     }
 }
 
-/// Per part, per row: the roster member the row's ID belongs to.
-type Join = Vec<Vec<u32>>;
+/// Per part, per row: the roster member the row's ID belongs to; and the rows matched by the
+/// fuzzy fallback, (part, row), with their confidence.
+struct Join {
+    persons: Vec<Vec<u32>>,
+    fuzzy: FastMap<(u32, u32), f32>,
+}
 
 /// A row whose ID is no roster member's (or failed).
 const NOBODY: u32 = u32::MAX;

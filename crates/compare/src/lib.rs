@@ -6,6 +6,7 @@
 //! each policy year without a new release.
 
 pub mod engine;
+pub mod fuzzy;
 pub mod kinds;
 pub mod load;
 pub mod output;

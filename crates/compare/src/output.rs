@@ -4,7 +4,7 @@
 use liandong_domain::registry::DEPARTMENTS;
 use liandong_office::{Cell, Column};
 
-use crate::engine::{Clue, MatchMethod, RunReport};
+use crate::engine::{Clue, MatchMethod, ReviewItem, RunReport};
 use crate::load::IdFailure;
 
 /// The export's columns (api.md "Files": the first eight names are the contract).
@@ -85,18 +85,80 @@ pub fn clue_row(c: &Clue, unmasked: bool) -> Vec<String> {
 /// The clues as a UTF-8 .csv (with a byte-order mark, so that Excel reads the Chinese), text
 /// that a spreadsheet would run as a formula prefixed with `'`.
 pub fn clues_csv(clues: &[Clue], unmasked: bool) -> Vec<u8> {
+    let rows: Vec<Vec<String>> = clues.iter().map(|c| clue_row(c, unmasked)).collect();
+    rows_csv(&CLUE_COLUMNS, &rows)
+}
+
+/// The review list's columns: one row per candidate of a row whose ID failed.
+pub const REVIEW_COLUMNS: [(&str, f64); 9] = [
+    ("数据类型", 16.0),
+    ("来源", 24.0),
+    ("行号", 8.0),
+    ("文件中的身份证号", 22.0),
+    ("姓名", 10.0),
+    ("候选人", 10.0),
+    ("候选人身份证号", 20.0),
+    ("户编号", 16.0),
+    ("置信度", 8.0),
+];
+
+/// The rows for a person to confirm, one per candidate, best first.
+pub fn review_rows(items: &[ReviewItem], unmasked: bool) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for item in items {
+        for (key, name, household, confidence) in &item.candidates {
+            let id = key.id_number();
+            out.push(vec![
+                item.kind.label().to_owned(),
+                item.source.clone(),
+                item.row.to_string(),
+                // The file's text may hold most of a real number: masked like one.
+                if unmasked {
+                    item.raw_id.clone()
+                } else {
+                    mask_raw(&item.raw_id)
+                },
+                item.name.clone(),
+                name.clone(),
+                if unmasked {
+                    id.expose().to_owned()
+                } else {
+                    id.masked()
+                },
+                household.clone(),
+                format!("{confidence:.2}"),
+            ]);
+        }
+    }
+    out
+}
+
+/// A damaged ID as the file gives it, with everything but its first four and last four
+/// characters hidden.
+fn mask_raw(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
+}
+
+/// Rows as a .csv with a byte-order mark, formula-like text prefixed with `'`.
+pub fn rows_csv(headers: &[(&str, f64)], rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
     {
         let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(CLUE_COLUMNS.iter().map(|c| c.0));
-        for c in clues {
-            let row: Vec<String> = clue_row(c, unmasked)
-                .into_iter()
+        let _ = w.write_record(headers.iter().map(|c| c.0));
+        for row in rows {
+            let row: Vec<String> = row
+                .iter()
                 .map(|v| {
-                    if liandong_office::looks_like_formula(&v) {
+                    if liandong_office::looks_like_formula(v) {
                         format!("'{v}")
                     } else {
-                        v
+                        v.clone()
                     }
                 })
                 .collect();
@@ -107,30 +169,47 @@ pub fn clues_csv(clues: &[Clue], unmasked: bool) -> Vec<u8> {
     out
 }
 
-/// The clues as a print-ready .xlsx.
+/// The clues as a print-ready .xlsx, with the rows to confirm on a second sheet.
 pub fn clues_xlsx(
     clues: &[Clue],
+    review: &[ReviewItem],
     unmasked: bool,
     subtitle: &str,
 ) -> Result<Vec<u8>, liandong_office::ExportError> {
-    let columns: Vec<Column> = CLUE_COLUMNS
-        .iter()
-        .map(|(header, width)| Column {
-            header,
-            width: *width,
-        })
-        .collect();
+    let columns = |c: &'static [(&'static str, f64)]| -> Vec<Column<'static>> {
+        c.iter()
+            .map(|(header, width)| Column {
+                header,
+                width: *width,
+            })
+            .collect()
+    };
+    let (clue_cols, review_cols) = (columns(&CLUE_COLUMNS), columns(&REVIEW_COLUMNS));
     let rows: Vec<Vec<Cell>> = clues
         .iter()
         .map(|c| clue_row(c, unmasked).into_iter().map(Cell::from).collect())
         .collect();
-    liandong_office::workbook(&[liandong_office::Sheet {
+    let review_rows: Vec<Vec<Cell>> = review_rows(review, unmasked)
+        .into_iter()
+        .map(|r| r.into_iter().map(Cell::from).collect())
+        .collect();
+    let mut sheets = vec![liandong_office::Sheet {
         name: "风险线索",
         title: "信息比对风险线索",
         subtitle,
-        columns: &columns,
+        columns: &clue_cols,
         rows: &rows,
-    }])
+    }];
+    if !review_rows.is_empty() {
+        sheets.push(liandong_office::Sheet {
+            name: "待确认匹配",
+            title: "身份证号有误、待人工确认的匹配",
+            subtitle,
+            columns: &review_cols,
+            rows: &review_rows,
+        });
+    }
+    liandong_office::workbook(&sheets)
 }
 
 /// The run summary: rows read, normalised, refused by class, matched, clues per rule.
@@ -168,6 +247,15 @@ pub fn summary(report: &RunReport, seconds: f64) -> String {
         "与名单比中：精确 {} 行，规范化后 {} 行\n",
         report.matched_exact, report.matched_normalized
     ));
+    let failed: u64 = report.datasets.iter().map(|(_, n)| n.failed_total()).sum();
+    if failed > 0 {
+        s.push_str(&format!(
+            "身份证号无法使用的 {failed} 行：模糊匹配采用 {} 行，待人工确认 {} 行，未能匹配 {} 行\n",
+            report.matched_fuzzy,
+            report.review.len(),
+            report.unmatched_failed
+        ));
+    }
     let mut total = 0;
     for r in &report.rules {
         total += r.clues;

@@ -68,6 +68,7 @@ fn run(datasets: &[liandong_compare::Dataset]) -> (Vec<Clue>, liandong_compare::
         rules: &rules,
         as_of: date(AS_OF.0, AS_OF.1, AS_OF.2),
         open: &open,
+        fuzzy: true,
     }
     .execute(&mut |_, _| {})
 }
@@ -361,6 +362,7 @@ fn an_open_clue_is_not_raised_again() {
         rules: &rules,
         as_of: date(2024, 11, 30),
         open: &open,
+        fuzzy: true,
     }
     .execute(&mut |_, _| {});
     assert!(of(&clues, "public_payroll_member").is_empty());
@@ -477,4 +479,41 @@ fn quoted_gbk_and_xlsx_files_are_read_alike() {
         assert_eq!(ds.parts[0].text(2, 0), Some("县财政局,预算股"));
         assert_eq!(ds.parts[0].row_no, [2]);
     }
+}
+
+#[test]
+fn rows_whose_id_fails_are_matched_fuzzily_or_sent_for_review() {
+    let (_, ids) = roster();
+    // 张大's number with one digit mistyped; 李一's kept only as far as a spreadsheet shows.
+    let mut typo = ids[0].clone().into_bytes();
+    typo[15] = if typo[15] == b'9' { b'8' } else { typo[15] + 1 };
+    let typo = String::from_utf8(typo).expect("ascii");
+    let csv = format!(
+        "身份证号,姓名,结算日期,总费用,个人自付\n{typo},张大,2024-10-01,9000,6000\n4.11321E+17,李一,2024-10-01,9000,6000\n4.11321E+17,无名,2024-10-01,10,5\n"
+    );
+    let (clues, report) = run(&[dataset(DataKind::MedicalExpense, &csv)]);
+    assert_eq!(
+        (
+            report.matched_fuzzy,
+            report.review.len(),
+            report.unmatched_failed
+        ),
+        (1, 1, 1)
+    );
+    let m = of(&clues, "medical_oop_monitored");
+    assert_eq!(m.len(), 1, "only the sure match counts toward a clue");
+    assert_eq!(m[0].subjects[0].name, "张大");
+    assert_eq!(m[0].subjects[0].method, MatchMethod::Fuzzy);
+    assert!(m[0].subjects[0].confidence >= liandong_compare::fuzzy::ACCEPT);
+    let row = String::from_utf8(output::clues_csv(&clues, false)).expect("utf-8");
+    assert!(
+        row.contains(",fuzzy,1.00,") || row.contains(",fuzzy,0.99,"),
+        "{row}"
+    );
+    let r = &report.review[0];
+    assert_eq!((r.row, r.name.as_str()), (3, "李一"));
+    assert_eq!(r.candidates[0].1, "李一");
+    let review = output::review_rows(&report.review, false);
+    assert_eq!(review[0][3], "4.11***E+17", "the file's text is masked too");
+    assert!(review[0][6].starts_with("4113**********"));
 }

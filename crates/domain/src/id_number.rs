@@ -284,6 +284,21 @@ impl IdKey {
         .then_some(IdKey(v))
     }
 
+    /// The 18 characters of the number, without building a string.
+    pub fn digits(self) -> [u8; 18] {
+        let mut out = [b'0'; 18];
+        let mut v = self.0;
+        let mut sum = 0_u32;
+        for i in (0..17).rev() {
+            let d = (v % 10) as u8;
+            out[i] = b'0' + d;
+            sum += u32::from(d) * WEIGHTS[i];
+            v /= 10;
+        }
+        out[17] = CHECK_CHARS[(sum % 11) as usize];
+        out
+    }
+
     /// The full number, check character included.
     pub fn id_number(self) -> IdNumber {
         let body = format!("{:017}", self.0);
@@ -540,6 +555,7 @@ mod tests {
         let k = id.key();
         assert_eq!(k.get(), 11010519491231002);
         assert_eq!(k.id_number(), id);
+        assert_eq!(&k.digits(), id.expose().as_bytes());
         assert_eq!(k.birth_date(), id.birth_date());
         assert_eq!(k.region(), 110105);
         let on = NaiveDate::from_ymd_opt(2023, 12, 30).expect("date");

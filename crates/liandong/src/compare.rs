@@ -152,14 +152,26 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         rules: &rules,
         as_of,
         open: &open,
+        fuzzy: true,
     };
     let (clues, report) = run.execute(&mut |done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
 
     let bytes = match format {
-        "csv" => output::clues_csv(&clues, args.unmasked),
+        "csv" => {
+            if !report.review.is_empty() {
+                // Beside the clues: clues.csv -> clues.review.csv.
+                let review = args.out.with_extension("review.csv");
+                let rows = output::review_rows(&report.review, args.unmasked);
+                std::fs::write(&review, output::rows_csv(&output::REVIEW_COLUMNS, &rows))
+                    .with_context(|| format!("无法写入 {}", review.display()))?;
+                println!("待人工确认的匹配已写入 {}", review.display());
+            }
+            output::clues_csv(&clues, args.unmasked)
+        }
         _ => output::clues_xlsx(
             &clues,
+            &report.review,
             args.unmasked,
             &format!(
                 "比对基准日 {as_of}，规则 {} 年第 {} 版，共 {} 条线索",

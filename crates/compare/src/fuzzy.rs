@@ -1,0 +1,350 @@
+//! The fuzzy fallback (模糊匹配) for rows whose ID number fails: what is left of the number
+//! (a digit mistyped, two swapped, a wrong check character, the leading digits a spreadsheet
+//! kept) and the name find candidates among roster members; each gets a confidence. Sure ones
+//! are taken, uncertain ones go to a person to confirm, the rest are only reported.
+
+use std::collections::HashMap;
+
+use liandong_domain::id_number::IdKey;
+
+use crate::load::{normalise_name, Dataset};
+use crate::roster::Roster;
+
+/// At or above: taken as a match without asking.
+pub const ACCEPT: f32 = 0.99;
+/// At or above (and below [`ACCEPT`]): shown to a person to confirm or reject.
+pub const REVIEW: f32 = 0.80;
+
+/// What remains of a damaged ID number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Remains {
+    /// Every digit, some of them wrong (17 to 19 characters).
+    Digits(Vec<u8>),
+    /// Only the leading digits are known (a spreadsheet kept these and zeroed or dropped the
+    /// rest).
+    Prefix(Vec<u8>),
+    Nothing,
+}
+
+fn remains(raw: &str) -> Remains {
+    let mut s = Vec::with_capacity(20);
+    for c in raw.chars() {
+        let c = match c {
+            '\u{FF10}'..='\u{FF19}' => char::from(b'0' + (c as u32 - 0xFF10) as u8),
+            '\u{FF38}' | '\u{FF58}' | 'x' => 'X',
+            '\u{FF0E}' => '.',
+            '\u{FF25}' | '\u{FF45}' | 'e' => 'E',
+            '\u{FF0B}' => '+',
+            c if c.is_whitespace() => continue,
+            c => c,
+        };
+        if c.is_ascii() {
+            s.push(c as u8);
+        }
+    }
+    // 4.11321E+17: the mantissa's digits lead an 18-digit number.
+    if let Some(e) = s.iter().position(|&b| b == b'E') {
+        let exponent: String = s[e + 1..]
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .map(|&b| char::from(b))
+            .collect();
+        if exponent == "17" {
+            let digits: Vec<u8> = s[..e].iter().copied().filter(u8::is_ascii_digit).collect();
+            return Remains::Prefix(digits);
+        }
+        return Remains::Nothing;
+    }
+    // 411321199001011000.0: fifteen significant digits survive, the last three are zeros.
+    if let Some(body) = s.strip_suffix(b".0") {
+        if body.len() == 18 && body.iter().all(u8::is_ascii_digit) {
+            return Remains::Prefix(body[..15].to_vec());
+        }
+        return Remains::Nothing;
+    }
+    let valid = |b: &u8| b.is_ascii_digit() || *b == b'X';
+    if (17..=19).contains(&s.len()) && s.iter().all(valid) {
+        return Remains::Digits(s);
+    }
+    Remains::Nothing
+}
+
+/// How well what remains of a number fits a candidate's number, from 0 to 1.
+fn id_fit(remains: &Remains, candidate: &[u8]) -> f32 {
+    match remains {
+        Remains::Digits(d) if d.len() == 18 => {
+            let diffs: Vec<usize> = (0..18).filter(|&i| d[i] != candidate[i]).collect();
+            match diffs.as_slice() {
+                [] | [_] => 0.98,
+                [a, b] if *b == a + 1 && d[*a] == candidate[*b] && d[*b] == candidate[*a] => 0.98,
+                [_, _] => 0.6,
+                _ => 0.0,
+            }
+        }
+        // A digit dropped or doubled.
+        Remains::Digits(d) => {
+            let (short, long) = if d.len() < 18 {
+                (d.as_slice(), candidate)
+            } else {
+                (candidate, d.as_slice())
+            };
+            let one_removed = (0..long.len())
+                .any(|i| long[..i] == short[..i.min(short.len())] && long[i + 1..] == short[i..]);
+            if one_removed {
+                0.95
+            } else {
+                0.0
+            }
+        }
+        Remains::Prefix(p) => {
+            if p.len() > 18 || candidate[..p.len()] != p[..] {
+                0.0
+            } else if p.len() >= 15 {
+                0.97
+            } else if p.len() >= 14 {
+                0.9
+            } else if p.len() >= 6 {
+                0.3
+            } else {
+                0.1
+            }
+        }
+        Remains::Nothing => 0.0,
+    }
+}
+
+/// How alike two names are: the same, one character apart, or not.
+fn name_fit(a: &str, b: &str) -> f32 {
+    if a == b {
+        return 1.0;
+    }
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if x.len() == y.len() && x.len() >= 2 && x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1 {
+        0.7
+    } else {
+        0.0
+    }
+}
+
+/// The confidence of a candidate from its two fits: a near-certain number and the same name
+/// are a match; anything weaker needs a person.
+fn confidence(id: f32, name: f32) -> f32 {
+    match (id, name) {
+        (i, n) if i >= 0.95 && n >= 1.0 => 0.995,
+        (i, n) if i >= 0.9 && n >= 1.0 => 0.99,
+        (i, n) if i >= 0.95 && n >= 0.7 => 0.95,
+        (i, n) if i >= 0.6 && n >= 1.0 => 0.9,
+        (i, n) if i >= 0.3 && n >= 1.0 => 0.85,
+        (i, _) if i >= 0.95 => 0.8,
+        _ => 0.0,
+    }
+}
+
+/// Roster members by name and by the first 14 digits of their number (region and birth date).
+pub struct FuzzyIndex<'r> {
+    roster: &'r Roster,
+    by_name: HashMap<&'r str, Vec<u32>, foldhash::fast::RandomState>,
+    /// (first 14 digits, member), sorted.
+    by_birth: Vec<(u64, u32)>,
+}
+
+/// A candidate for a row whose ID failed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub person: u32,
+    pub confidence: f32,
+}
+
+/// What the fallback made of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// Sure enough to use.
+    Matched(Candidate),
+    /// For a person to confirm or reject, best first.
+    Review(Vec<Candidate>),
+    Unmatched,
+}
+
+impl<'r> FuzzyIndex<'r> {
+    pub fn new(roster: &'r Roster) -> FuzzyIndex<'r> {
+        let mut by_name: HashMap<&str, Vec<u32>, foldhash::fast::RandomState> = HashMap::default();
+        let mut by_birth = Vec::with_capacity(roster.persons.len());
+        for (i, p) in roster.persons.iter().enumerate() {
+            by_name
+                .entry(roster.name(i as u32))
+                .or_default()
+                .push(i as u32);
+            by_birth.push((p.key.get() / 1_000, i as u32));
+        }
+        by_birth.sort_unstable();
+        FuzzyIndex {
+            roster,
+            by_name,
+            by_birth,
+        }
+    }
+
+    fn born(&self, prefix14: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.by_birth.partition_point(|e| e.0 < prefix14);
+        self.by_birth[start..]
+            .iter()
+            .take_while(move |e| e.0 == prefix14)
+            .map(|e| e.1)
+    }
+
+    /// Resolves one row from the file's ID text and name.
+    pub fn resolve(&self, raw_id: &str, raw_name: &str) -> Resolution {
+        let remains = remains(raw_id);
+        if remains == Remains::Nothing {
+            return Resolution::Unmatched;
+        }
+        let mut name = String::new();
+        normalise_name(raw_name, &mut name);
+        // Blocks: the same name; the same region and birth date (when the number shows them).
+        let mut candidates: Vec<u32> = self.by_name.get(name.as_str()).cloned().unwrap_or_default();
+        let known = match &remains {
+            Remains::Digits(d) | Remains::Prefix(d) => d,
+            Remains::Nothing => return Resolution::Unmatched,
+        };
+        if known.len() >= 14 {
+            let prefix: Option<u64> = known[..14].iter().try_fold(0_u64, |acc, &b| {
+                b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+            });
+            if let Some(prefix) = prefix {
+                candidates.extend(self.born(prefix));
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut scored: Vec<Candidate> = candidates
+            .into_iter()
+            .filter_map(|p| {
+                let digits = self.roster.persons[p as usize].key.digits();
+                let fit = id_fit(&remains, &digits);
+                let c = confidence(fit, name_fit(&name, self.roster.name(p)));
+                (c >= REVIEW).then_some(Candidate {
+                    person: p,
+                    confidence: c,
+                })
+            })
+            .collect();
+        scored.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        match scored.as_slice() {
+            [] => Resolution::Unmatched,
+            // Two people fit as well: a person decides.
+            [best, next, ..] if next.confidence >= best.confidence - 0.05 => {
+                scored.truncate(5);
+                Resolution::Review(scored)
+            }
+            [best, ..] if best.confidence >= ACCEPT => Resolution::Matched(*best),
+            _ => {
+                scored.truncate(5);
+                Resolution::Review(scored)
+            }
+        }
+    }
+
+    /// Every failed row of a data set: (part, row, resolution).
+    pub fn resolve_dataset(&self, data: &Dataset) -> Vec<(u32, u32, Resolution)> {
+        let name_col = data.kind.column("name").map(|(i, _)| i);
+        let mut out = Vec::new();
+        for (pi, part) in data.parts.iter().enumerate() {
+            for (row, raw) in &part.failed_ids {
+                let name = name_col
+                    .and_then(|c| part.text(c, *row as usize))
+                    .unwrap_or_default();
+                out.push((pi as u32, *row, self.resolve(raw, name)));
+            }
+        }
+        out
+    }
+
+    /// The member with this key, if any (for confirmed pairs remembered from earlier runs).
+    pub fn person(&self, key: IdKey) -> Option<u32> {
+        self.roster.person(key.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{Corruption, Rng};
+    use chrono::NaiveDate;
+    use liandong_domain::IdNumber;
+
+    fn roster(people: &[(&str, &IdNumber)]) -> Roster {
+        let mut csv = String::from("户编号,乡镇,村,姓名,身份证号,与户主关系,户类型\n");
+        for (i, (name, id)) in people.iter().enumerate() {
+            csv.push_str(&format!(
+                "H{i},城关镇,东村,{name},{},户主,脱贫户\n",
+                id.expose()
+            ));
+        }
+        crate::read_roster(csv.as_bytes()).expect("roster")
+    }
+
+    fn id(y: i32, m: u32, d: u32, seq: u16) -> IdNumber {
+        IdNumber::from_parts("411321", NaiveDate::from_ymd_opt(y, m, d).expect("d"), seq)
+            .expect("id")
+    }
+
+    #[test]
+    fn damaged_numbers_with_the_same_name_are_matched() {
+        let zhang = id(1970, 3, 4, 123);
+        let twin = id(1970, 3, 4, 124);
+        let r = roster(&[
+            ("张伟", &zhang),
+            ("李娜", &twin),
+            ("张伟", &id(1980, 1, 1, 5)),
+        ]);
+        let index = FuzzyIndex::new(&r);
+        let mut rng = Rng::new(9);
+        for c in [
+            Corruption::CheckDigit,
+            Corruption::Typo,
+            Corruption::Transposition,
+        ] {
+            let damaged = c.apply(zhang.expose(), &mut rng).expect("applies");
+            match index.resolve(&damaged, "张伟") {
+                Resolution::Matched(m) => {
+                    assert_eq!(m.person, 0, "{c:?} {damaged}");
+                    assert!(m.confidence >= ACCEPT);
+                }
+                other => panic!("{c:?} {damaged}: {other:?}"),
+            }
+        }
+        // Fifteen digits kept by a spreadsheet, and the name: a match.
+        let trailing = format!("{}000.0", &zhang.expose()[..15]);
+        assert!(
+            matches!(index.resolve(&trailing, "张伟"), Resolution::Matched(m) if m.person == 0)
+        );
+    }
+
+    #[test]
+    fn weak_or_ambiguous_evidence_goes_to_a_person_or_nowhere() {
+        let zhang = id(1970, 3, 4, 123);
+        let r = roster(&[
+            ("张伟", &zhang),
+            ("张伟", &id(1980, 1, 1, 5)),
+            ("王芳", &id(1990, 6, 6, 8)),
+        ]);
+        let index = FuzzyIndex::new(&r);
+        // Only the region survives and two 张伟 live there: a person decides.
+        match index.resolve("4.11321E+17", "张伟") {
+            Resolution::Review(c) => assert_eq!(c.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        // Only the region and one 王芳: still not sure enough to take.
+        assert!(
+            matches!(index.resolve("4.11321E+17", "王芳"), Resolution::Review(c) if c[0].person == 2)
+        );
+        // A name one character off with a near number: shown, not taken.
+        let mut typo = zhang.expose().as_bytes().to_vec();
+        typo[17] = if typo[17] == b'1' { b'2' } else { b'1' };
+        let typo = String::from_utf8(typo).expect("ascii");
+        assert!(matches!(index.resolve(&typo, "张玮"), Resolution::Review(c) if c[0].person == 0));
+        // Nothing to go on.
+        assert_eq!(index.resolve("", "张伟"), Resolution::Unmatched);
+        assert_eq!(index.resolve("4.11321E+17", "赵六"), Resolution::Unmatched);
+    }
+}
