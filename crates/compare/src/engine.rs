@@ -78,13 +78,15 @@ pub struct Clue {
     /// Registry codes of the departments the clue goes to.
     pub departments: Vec<String>,
     pub to_township: bool,
+    /// Whether the clue is about its people one by one or about their household.
+    pub per: Per,
 }
 
 /// What identifies a clue across runs: an open clue is not raised again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClueKey {
     pub rule: String,
-    /// The household number, or the 17-digit ID key for someone not in the roster.
+    /// The household number for a household's clue, the 17-digit ID key for a person's.
     pub subject: String,
 }
 
@@ -92,9 +94,9 @@ impl Clue {
     pub fn key(&self) -> ClueKey {
         ClueKey {
             rule: self.rule.clone(),
-            subject: match &self.household_no {
-                Some(h) => h.clone(),
-                None => self.subjects.first().map_or(0, |s| s.key.get()).to_string(),
+            subject: match (&self.household_no, self.per) {
+                (Some(h), Per::Household) => h.clone(),
+                _ => self.subjects.first().map_or(0, |s| s.key.get()).to_string(),
             },
         }
     }
@@ -304,13 +306,19 @@ impl Run<'_> {
                 Ok(self.match_outsiders(rule, data, join, &ctx))
             }
             (Test::Match, _) => Ok(self.match_roster(rule, data, join, &ctx)),
+            // Absent from data that holds nobody usable would be everyone: not run.
+            (Test::Absence, _)
+                if data.report.rows == data.report.failed_total() && join.fuzzy.is_empty() =>
+            {
+                Err(format!("“{}”数据中没有身份证号可用的行", rule.data.label()))
+            }
             (Test::Absence, Population::Data { kind, filters }) => {
                 let pop = self
                     .dataset(*kind)
                     .ok_or_else(|| format!("未提供“{}”数据", kind.label()))?;
-                Ok(self.absent_from_data(rule, data, pop, filters, &ctx))
+                Ok(self.absent_from_data(rule, data, join, pop, filters, &ctx))
             }
-            (Test::Absence, _) => Ok(self.absent_roster(rule, data, &ctx)),
+            (Test::Absence, _) => Ok(self.absent_roster(rule, data, join, &ctx)),
         }
     }
 
@@ -381,7 +389,8 @@ impl Run<'_> {
                 let mut sums = vec![0_i64; groups];
                 for &(p, pi, r) in &hits {
                     let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
-                    sums[group_of(p, a.per) as usize] += v;
+                    let g = &mut sums[group_of(p, a.per) as usize];
+                    *g = g.saturating_add(v);
                 }
                 sums.into_iter()
                     .enumerate()
@@ -446,12 +455,12 @@ impl Run<'_> {
         let household = self.roster.household_of(hits[0].0);
         let mut evidence = String::new();
         if let Some(a) = &rule.aggregate {
-            let total: i64 = hits
+            let total = hits
                 .iter()
                 .map(|&(_, pi, r)| {
                     number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0)
                 })
-                .sum();
+                .fold(0_i64, i64::saturating_add);
             let header = rule.data.columns()[a.column].header;
             evidence.push_str(&format!(
                 "{} {} 条，{}合计 {}，达到 {}的阈值",
@@ -488,6 +497,7 @@ impl Run<'_> {
                 .collect(),
             departments: rule.route.departments.clone(),
             to_township: rule.route.township,
+            per: rule.per,
         }
     }
 
@@ -505,7 +515,8 @@ impl Run<'_> {
                     let mut sums: FastMap<u64, i64> = FastMap::default();
                     for r in 0..part.len() {
                         if let Some(k) = counts(pi, part, r) {
-                            *sums.entry(k).or_default() += number(part, a.column, r).unwrap_or(0);
+                            let e = sums.entry(k).or_default();
+                            *e = e.saturating_add(number(part, a.column, r).unwrap_or(0));
                         }
                     }
                     sums
@@ -513,7 +524,8 @@ impl Run<'_> {
                 let mut sums: FastMap<u64, i64> = FastMap::default();
                 for m in partial {
                     for (k, v) in m {
-                        *sums.entry(k).or_default() += v;
+                        let e = sums.entry(k).or_default();
+                        *e = e.saturating_add(v);
                     }
                 }
                 sums.into_iter()
@@ -551,12 +563,12 @@ impl Run<'_> {
                     .to_owned();
                 let mut evidence = String::new();
                 if let Some(a) = &rule.aggregate {
-                    let total: i64 = rows
+                    let total = rows
                         .iter()
                         .map(|&(pi, r)| {
                             number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0)
                         })
-                        .sum();
+                        .fold(0_i64, i64::saturating_add);
                     evidence.push_str(&format!(
                         "不在脱贫户、监测对象名单中；{} {} 条，{}合计 {}，达到 {}的阈值",
                         rule.data.label(),
@@ -598,18 +610,26 @@ impl Run<'_> {
                     rows: rows.iter().map(|&(pi, r)| row_ref(data, pi, r)).collect(),
                     departments: rule.route.departments.clone(),
                     to_township: rule.route.township,
+                    per: rule.per,
                 })
             })
             .collect()
     }
 
     /// The keys of `data`'s rows that pass `filters`.
-    fn present(&self, data: &Dataset, filters: &[Filter], ctx: &Ctx) -> FastSet<u64> {
+    /// The keys of `data`'s rows that pass `filters`, rows matched by the fuzzy fallback
+    /// included (a person present under a damaged number is present).
+    fn present(&self, data: &Dataset, join: &Join, filters: &[Filter], ctx: &Ctx) -> FastSet<u64> {
         let mut present = FastSet::default();
-        for s in on_parts(&data.parts, |_, part| {
+        for s in on_parts(&data.parts, |pi, part| {
             (0..part.len())
                 .filter(|&r| passes(part, r, filters, ctx))
-                .filter_map(|r| part.ids[r].raw_key())
+                .filter_map(|r| {
+                    part.ids[r].raw_key().or_else(|| {
+                        let p = join.persons[pi][r];
+                        (p != NOBODY).then(|| self.roster.persons[p as usize].key.get())
+                    })
+                })
                 .collect::<Vec<u64>>()
         }) {
             present.extend(s);
@@ -618,8 +638,8 @@ impl Run<'_> {
     }
 
     /// Absence rules on roster members: those of the population with no row that counts.
-    fn absent_roster(&self, rule: &Rule, data: &Dataset, ctx: &Ctx) -> Vec<Clue> {
-        let present = self.present(data, &rule.filters, ctx);
+    fn absent_roster(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
+        let present = self.present(data, join, &rule.filters, ctx);
         let mut clues = Vec::new();
         for (h, household) in self.roster.households.iter().enumerate() {
             let members = self.roster.members(h as u32);
@@ -698,6 +718,7 @@ impl Run<'_> {
                     rows: Vec::new(),
                     departments: rule.route.departments.clone(),
                     to_township: rule.route.township,
+                    per: rule.per,
                 });
             }
         }
@@ -711,11 +732,12 @@ impl Run<'_> {
         &self,
         rule: &Rule,
         data: &Dataset,
+        join: &Join,
         population: &Dataset,
         pop_filters: &[Filter],
         ctx: &Ctx,
     ) -> Vec<Clue> {
-        let present = self.present(data, &rule.filters, ctx);
+        let present = self.present(data, join, &rule.filters, ctx);
         let covered = |k: u64| -> bool {
             if present.contains(&k) {
                 return true;
@@ -818,6 +840,7 @@ impl Run<'_> {
                         .collect(),
                     departments: rule.route.departments.clone(),
                     to_township: rule.route.township,
+                    per: rule.per,
                 })
             })
             .collect()
@@ -859,10 +882,10 @@ fn passes(part: &Part, row: usize, filters: &[Filter], ctx: &Ctx) -> bool {
         match &f.pred {
             Pred::In(values) => part
                 .text(f.column, row)
-                .is_some_and(|t| values.iter().any(|v| v == t)),
+                .is_some_and(|t| in_values(values, t)),
             Pred::NotIn(values) => part
                 .text(f.column, row)
-                .is_none_or(|t| !values.iter().any(|v| v == t)),
+                .is_none_or(|t| !in_values(values, t)),
             Pred::AtLeast(v) => number(part, f.column, row).is_some_and(|x| x >= *v),
             Pred::AtMost(v) => number(part, f.column, row).is_some_and(|x| x <= *v),
             Pred::WithinDays(days) => match col {
@@ -880,6 +903,20 @@ fn passes(part: &Part, row: usize, filters: &[Filter], ctx: &Ctx) -> bool {
             },
         }
     })
+}
+
+/// Whether a cell is one of a filter's (folded) values; folded only when it must be.
+fn in_values(values: &[String], cell: &str) -> bool {
+    if values.iter().any(|v| v == cell) {
+        return true;
+    }
+    let plain = cell
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_lowercase() && !b.is_ascii_whitespace());
+    !plain && {
+        let folded = crate::rules::fold_text(cell);
+        values.contains(&folded)
+    }
 }
 
 fn amount(v: i64, money: bool) -> String {
@@ -947,7 +984,7 @@ fn push_rows(
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.ty != FieldType::Id && c.field != "name")
-                .map(|(i, c)| (c.header, part.display(i, r as usize)))
+                .map(|(i, c)| (c.header, mask_long_numbers(&part.display(i, r as usize))))
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(h, v)| format!("{h} {v}"))
                 .collect();
@@ -967,6 +1004,34 @@ fn push_rows(
     if rows.len() > SHOWN {
         out.push_str(&format!(" 等 {} 条", rows.len()));
     }
+}
+
+/// Hides the middle of every run of 15 or more digits (a certificate number built on an ID
+/// number, say): evidence is read by many and never needs them whole.
+fn mask_long_numbers(v: &str) -> String {
+    let chars: Vec<char> = v.chars().collect();
+    let mut out = String::with_capacity(v.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], 'X' | 'x')) {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        if run.len() >= 15 {
+            out.extend(&run[..4]);
+            out.extend(std::iter::repeat_n('*', run.len() - 8));
+            out.extend(&run[run.len() - 4..]);
+        } else {
+            out.extend(run);
+        }
+    }
+    out
 }
 
 fn row_ref(data: &Dataset, part: u32, row: u32) -> RowRef {

@@ -154,6 +154,8 @@ impl NormalisationReport {
 pub struct TextColumn {
     bytes: String,
     ends: Vec<u32>,
+    /// More text than 4 GiB in one column: the data set is refused as too large.
+    overflow: bool,
 }
 
 impl TextColumn {
@@ -163,8 +165,16 @@ impl TextColumn {
     }
 
     fn push(&mut self, s: &str) {
-        self.bytes.push_str(s);
-        self.ends.push(self.bytes.len() as u32);
+        match u32::try_from(self.bytes.len() + s.len()) {
+            Ok(end) => {
+                self.bytes.push_str(s);
+                self.ends.push(end);
+            }
+            Err(_) => {
+                self.overflow = true;
+                self.ends.push(self.bytes.len() as u32);
+            }
+        }
     }
 }
 
@@ -294,7 +304,15 @@ pub enum LoadError {
     MissingColumns { file: String, missing: String },
     #[error("{0} 第 {1} 行无法读取：{2}")]
     BadCsv(String, u32, String),
-    #[error("{}共 {total} 处错误，整批数据未采用：\n{}", .listed.first().map(|e| format!("{}：", e.source)).unwrap_or_default(), .listed.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    #[error("{0}：表格中没有数据行")]
+    NoRows(String),
+    #[error("{file}：工作表“{sheet}”缺少必需的列：{missing}（表头须在第 1 行；说明等其他工作表不能带有数据表头）")]
+    SheetMissingColumns {
+        file: String,
+        sheet: String,
+        missing: String,
+    },
+    #[error("共 {total} 处错误，整批数据未采用：\n{}", .listed.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     BadCells {
         listed: Vec<CellError>,
         total: usize,
@@ -319,6 +337,21 @@ pub fn load(kind: DataKind, files: &[(String, Vec<u8>)]) -> Result<Dataset, Load
             report.add(&b.report);
             parts.push(b.part);
         }
+    }
+    let overflow = parts.iter().find(|p| {
+        p.columns
+            .iter()
+            .any(|c| matches!(c, ColumnData::Text(t) if t.overflow))
+    });
+    if let Some(p) = overflow {
+        return Err(LoadError::TooLarge(
+            p.source.clone(),
+            files.iter().map(|f| f.1.len()).sum(),
+        ));
+    }
+    if report.rows == 0 {
+        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+        return Err(LoadError::NoRows(names.join("、")));
     }
     if total_errors > 0 {
         errors.sort_by(|a, b| (&a.source, a.row).cmp(&(&b.source, b.row)));
@@ -558,14 +591,14 @@ pub fn normalise_name(raw: &str, out: &mut String) -> bool {
     for c in trimmed.chars() {
         match c {
             c if c.is_whitespace() => changed = true,
+            // The middle dot of minority names has several look-alikes.
+            '\u{00B7}' | '\u{30FB}' | '\u{2022}' | '\u{FF65}' | '\u{FF0E}' | '.' => {
+                changed |= c != '\u{00B7}';
+                out.push('\u{00B7}');
+            }
             '\u{FF01}'..='\u{FF5E}' => {
                 changed = true;
                 out.push(char::from_u32(c as u32 - 0xFEE0).unwrap_or(c));
-            }
-            // The middle dot of minority names has several look-alikes.
-            '\u{00B7}' | '\u{30FB}' | '\u{2022}' | '\u{FF65}' | '.' => {
-                changed |= c != '\u{00B7}';
-                out.push('\u{00B7}');
             }
             c => out.push(c),
         }
@@ -593,7 +626,11 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let s = s.split([' ', 'T']).next().unwrap_or(s);
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         let n: u32 = s.parse().ok()?;
-        return NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100);
+        let y = (n / 10_000) as i32;
+        return (1900..=2200)
+            .contains(&y)
+            .then(|| NaiveDate::from_ymd_opt(y, n / 100 % 100, n % 100))
+            .flatten();
     }
     let mut it = s.split(['-', '/', '.']);
     let y: i32 = it.next()?.parse().ok()?;
@@ -605,7 +642,8 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d)
 }
 
-/// An amount in yuan to fen: `1234`, `1234.5`, `-12.30`, `1,234.56`.
+/// An amount in yuan to fen: `1234`, `1234.5`, `-12.30`, `1,234.56`; a value an .xlsx holds
+/// as a binary fraction (`1234.5600000000002`) is taken at its nearest fen.
 pub fn parse_fen(raw: &str) -> Option<i64> {
     let s = raw.trim();
     let (neg, s) = match s.strip_prefix('-') {
@@ -613,22 +651,39 @@ pub fn parse_fen(raw: &str) -> Option<i64> {
         None => (false, s),
     };
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Thousands separators only between groups of three, the first of one to three digits.
+    let mut groups = int.split(',');
+    let first = groups.next()?;
+    if first.is_empty() || first.len() > 3 && int.contains(',') {
         return None;
     }
     let mut yuan: i64 = 0;
-    for (i, b) in int.bytes().enumerate() {
-        match b {
-            b'0'..=b'9' => yuan = yuan.checked_mul(10)?.checked_add(i64::from(b - b'0'))?,
-            // Thousands separators, only where they belong.
-            b',' if i > 0 && (int.len() - i) % 4 == 0 => {}
-            _ => return None,
+    for (i, g) in std::iter::once(first).chain(groups).enumerate() {
+        if (i > 0 && g.len() != 3) || !g.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        for b in g.bytes() {
+            yuan = yuan.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
         }
     }
-    let mut fen = yuan.checked_mul(100)?;
-    for (i, b) in frac.bytes().enumerate() {
-        fen += i64::from(b - b'0') * if i == 0 { 10 } else { 1 };
-    }
+    let fen = if frac.len() <= 2 {
+        let mut fen = yuan.checked_mul(100)?;
+        for (i, b) in frac.bytes().enumerate() {
+            fen = fen.checked_add(i64::from(b - b'0') * if i == 0 { 10 } else { 1 })?;
+        }
+        fen
+    } else {
+        // More than two decimals: only a float's rounding noise is accepted.
+        let v: f64 = format!("{yuan}.{frac}").parse().ok()?;
+        let fen = (v * 100.0).round();
+        if (v * 100.0 - fen).abs() > 1e-6 || fen > 9e15 {
+            return None;
+        }
+        fen as i64
+    };
     Some(if neg { -fen } else { fen })
 }
 
@@ -676,9 +731,22 @@ fn load_xlsx(kind: DataKind, name: &str, bytes: &[u8]) -> Result<Vec<Loaded>, Lo
         let source = format!("{name}（工作表“{sheet}”）");
         let slots = match map_headers(kind, &source, &headers) {
             Ok(s) => s,
-            // A sheet of explanations or totals is not data; only if no sheet is, say so.
+            // A sheet with none of the headers (notes, totals) is not data; one with some of
+            // them is data that cannot be read, and is not skipped.
             Err(e) => {
-                first_missing.get_or_insert(e);
+                let required = kind.required_headers();
+                let some = headers.iter().any(|h| required.contains(&h.as_str()));
+                if let (true, LoadError::MissingColumns { missing, .. }) = (some, &e) {
+                    return Err(LoadError::SheetMissingColumns {
+                        file: name.to_owned(),
+                        sheet: sheet.clone(),
+                        missing: missing.clone(),
+                    });
+                }
+                first_missing.get_or_insert(LoadError::MissingColumns {
+                    file: name.to_owned(),
+                    missing: required.join("、"),
+                });
                 continue;
             }
         };
@@ -750,6 +818,13 @@ fn load_plain_csv(
     name: &str,
     body: &[u8],
 ) -> Result<Option<Vec<Loaded>>, LoadError> {
+    // Blank lines before the header are skipped, as the general reader does, but counted.
+    let blank = body
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    let skipped = body[..blank].iter().filter(|&&b| b == b'\n').count() as u32;
+    let body = &body[blank..];
     let header_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
     let Ok(header) = std::str::from_utf8(&body[..header_end]) else {
         return Ok(None);
@@ -793,8 +868,9 @@ fn load_plain_csv(
     let Some(built) = built.into_iter().collect::<Option<Vec<_>>>() else {
         return Ok(None);
     };
-    // Row numbers: the header is row 1, each slice continues where the one before ended.
-    let mut lines_before = 1_u32;
+    // Row numbers: the header is row 1 (after any blank lines), each slice continues where
+    // the one before ended.
+    let mut lines_before = 1 + skipped;
     let mut out = Vec::with_capacity(built.len());
     for (mut b, lines) in built {
         for r in &mut b.part.row_no {
@@ -897,4 +973,48 @@ fn load_quoted_csv(kind: DataKind, name: &str, text: &str) -> Result<PartBuilder
         b.push(row, |slot| cells[slot]);
     }
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_as_people_write_them_and_nothing_else() {
+        assert_eq!(parse_fen("1234"), Some(123_400));
+        assert_eq!(parse_fen(" 1,234.5 "), Some(123_450));
+        assert_eq!(parse_fen("-12.30"), Some(-1_230));
+        assert_eq!(parse_fen("1234.5600000000002"), Some(123_456));
+        assert_eq!(parse_fen("12,345,678.09"), Some(1_234_567_809));
+        for bad in [
+            "1234,567",
+            "12,34",
+            ",123",
+            "1.234",
+            "一百",
+            "",
+            "92233720368547758.99",
+            "1e3",
+        ] {
+            assert_eq!(parse_fen(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_outside_the_plausible_are_refused() {
+        assert_eq!(parse_date("20240305"), NaiveDate::from_ymd_opt(2024, 3, 5));
+        assert_eq!(parse_date("2024/3/5"), NaiveDate::from_ymd_opt(2024, 3, 5));
+        assert_eq!(parse_date("00010101"), None);
+        assert_eq!(parse_date("2024-02-30"), None);
+    }
+
+    #[test]
+    fn names_lose_spaces_and_dot_look_alikes() {
+        let mut out = String::new();
+        assert!(normalise_name("阿依古丽．买买提", &mut out));
+        assert_eq!(out, "阿依古丽·买买提");
+        assert!(normalise_name(" 王 小明 ", &mut out));
+        assert_eq!(out, "王小明");
+        assert!(!normalise_name("王小明", &mut out));
+    }
 }

@@ -347,6 +347,11 @@ impl RuleSet {
                     if a.per == Per::Household && r.population == PopulationSpec::NotInRoster {
                         return Err(fail("名单外人员没有户，不能按户汇总".into()));
                     }
+                    if a.per == Per::Household && r.per == Per::Person {
+                        return Err(fail(
+                            "按户汇总时线索也须按户生成（per 为 household）".into(),
+                        ));
+                    }
                     Some(Aggregate {
                         column,
                         per: a.per,
@@ -404,6 +409,19 @@ impl RuleSet {
     }
 }
 
+/// Text as filters compare it: trimmed, full-width letters and digits made half-width, Latin
+/// letters uppercase (`Ｃ级`, `c级` and `C级` are one grade).
+pub fn fold_text(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// Yuan to fen for amounts; whole numbers otherwise.
 fn to_units(v: f64, money: bool) -> Option<i64> {
     if !v.is_finite() || !(0.0..=1e13).contains(&v) {
@@ -451,7 +469,12 @@ fn check_filters(kind: DataKind, specs: &[FilterSpec]) -> Result<Vec<Filter>, St
                 (FilterSpec::AtLeast { .. } | FilterSpec::AtMost { .. }, _) => {
                     return Err(wrong("金额或数字"))
                 }
-                (FilterSpec::WithinDays { days, .. }, FieldType::Date) => Pred::WithinDays(*days),
+                (FilterSpec::WithinDays { days, .. }, FieldType::Date) => {
+                    if !(1..=36_500).contains(days) {
+                        return Err(format!("字段“{field}”的天数须在 1 到 36500 之间"));
+                    }
+                    Pred::WithinDays(*days)
+                }
                 (FilterSpec::WithinDays { .. }, _) => return Err(wrong("日期")),
                 (FilterSpec::AsOfYear { .. }, FieldType::Date | FieldType::Int) => Pred::AsOfYear,
                 (FilterSpec::AsOfYear { .. }, _) => return Err(wrong("年度或日期")),

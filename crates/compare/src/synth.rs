@@ -352,7 +352,8 @@ pub fn write_county(spec: &CountySpec, dir: &Path) -> io::Result<County> {
     let first_day = spec.as_of - Duration::days(540);
     for i in 0..spec.claims {
         let row = i as u32 + 2;
-        let in_roster = rng.unit() < spec.roster_share && !members.is_empty();
+        let in_roster =
+            !members.is_empty() && (rng.unit() < spec.roster_share || outsiders.is_empty());
         let (who, shown) = if in_roster {
             let mut p = rng.below(members.len() as u64) as usize;
             if rng.unit() < spec.damaged_share {
@@ -377,10 +378,13 @@ pub fn write_county(spec: &CountySpec, dir: &Path) -> io::Result<County> {
             } else {
                 (&members[p], members[p].id.expose().to_owned())
             }
-        } else if outsiders.is_empty() {
-            continue;
         } else {
-            let o = rng.pick(&outsiders);
+            // With no outsiders, a member stands in, so that every row is written.
+            let o = if outsiders.is_empty() {
+                rng.pick(&members)
+            } else {
+                rng.pick(&outsiders)
+            };
             (o, o.id.expose().to_owned())
         };
         let day = first_day + Duration::days(rng.below(541) as i64);

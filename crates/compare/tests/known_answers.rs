@@ -517,3 +517,86 @@ fn rows_whose_id_fails_are_matched_fuzzily_or_sent_for_review() {
     assert_eq!(review[0][3], "4.11***E+17", "the file's text is masked too");
     assert!(review[0][6].starts_with("4113**********"));
 }
+
+#[test]
+fn evidence_never_shows_a_number_built_on_an_id() {
+    let (_, ids) = roster();
+    let certificate = format!("{}44", ids[0]);
+    let csv = format!(
+        "身份证号,姓名,残疾证号,残疾类别,残疾等级\n{},张大,{certificate},肢体,一级\n",
+        ids[0]
+    );
+    let (clues, _) = run(&[dataset(DataKind::Disability, &csv)]);
+    let c = of(&clues, "severe_disability");
+    assert_eq!(c.len(), 1);
+    assert!(!c[0].evidence.contains(&certificate), "{}", c[0].evidence);
+    assert!(
+        c[0].evidence
+            .contains(&format!("残疾证号 {}", &certificate[..4])),
+        "{}",
+        c[0].evidence
+    );
+}
+
+#[test]
+fn each_member_of_a_household_has_their_own_open_clue() {
+    let (roster, ids) = roster();
+    // 张大, 张小 (both of H1) and 李二 uninsured; 张大's clue is still open: his son's is new.
+    let insured = format!(
+        "身份证号,姓名,参保年度\n{},李一,2024\n{},王五,2024\n",
+        ids[2], ids[4]
+    );
+    let data = [dataset(DataKind::InsuranceEnrollment, &insured)];
+    let rules = RuleSet::defaults();
+    let open: HashSet<ClueKey> = [ClueKey {
+        rule: "not_insured".into(),
+        subject: IdNumber::parse(&ids[0])
+            .expect("id")
+            .key()
+            .get()
+            .to_string(),
+    }]
+    .into();
+    let (clues, _) = Run {
+        roster: &roster,
+        datasets: &data,
+        rules: &rules,
+        as_of: date(2024, 11, 30),
+        open: &open,
+        fuzzy: true,
+    }
+    .execute(&mut |_, _| {});
+    let names: Vec<&str> = of(&clues, "not_insured")
+        .iter()
+        .map(|c| c.subjects[0].name.as_str())
+        .collect();
+    assert_eq!(names, ["张小", "李二"]);
+}
+
+#[test]
+fn a_sheet_with_some_of_the_headers_refuses_the_workbook() {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let a = wb.add_worksheet();
+    a.set_name("1-6月").expect("name");
+    for (c, h) in ["身份证号", "姓名", "工作单位"].iter().enumerate() {
+        a.write_string(0, c as u16, *h).expect("cell");
+    }
+    a.write_string(1, 0, "411321197001010011").expect("cell");
+    let b = wb.add_worksheet();
+    b.set_name("7-12月").expect("name");
+    for (c, h) in ["身份证号码", "姓名", "工作单位"].iter().enumerate() {
+        b.write_string(0, c as u16, *h).expect("cell");
+    }
+    let bytes = wb.save_to_buffer().expect("xlsx");
+    let e = load(DataKind::PublicPayroll, &[("p.xlsx".into(), bytes)]).expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "p.xlsx：工作表“7-12月”缺少必需的列：身份证号（表头须在第 1 行；说明等其他工作表不能带有数据表头）"
+    );
+    let e = load(
+        DataKind::PublicPayroll,
+        &[("e.csv".into(), "身份证号,姓名,工作单位\n".into())],
+    )
+    .expect_err("no rows");
+    assert_eq!(e.to_string(), "e.csv：表格中没有数据行");
+}

@@ -159,9 +159,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
 
     let bytes = match format {
         "csv" => {
+            // Beside the clues: clues.csv -> clues.review.csv; an older one would mislead.
+            let review = args.out.with_extension("review.csv");
+            if review.exists() {
+                std::fs::remove_file(&review)
+                    .with_context(|| format!("无法删除旧的 {}", review.display()))?;
+            }
             if !report.review.is_empty() {
-                // Beside the clues: clues.csv -> clues.review.csv.
-                let review = args.out.with_extension("review.csv");
                 let rows = output::review_rows(&report.review, args.unmasked);
                 std::fs::write(&review, output::rows_csv(&output::REVIEW_COLUMNS, &rows))
                     .with_context(|| format!("无法写入 {}", review.display()))?;

@@ -323,6 +323,10 @@ pub fn split_line_ranges(body: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
 /// A large .csv without quotes (so no cell holds a comma or a line end): read in slices on
 /// every core, with the same result as the general reader.
 fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<SheetData, ImportError> {
+    // Blank lines before the header are skipped, as the general reader does, but counted.
+    let blank = text.len() - text.trim_start_matches(['\r', '\n']).len();
+    let skipped = text[..blank].matches('\n').count();
+    let text = &text[blank..];
     let header_end = memchr::memchr(b'\n', text.as_bytes()).unwrap_or(text.len());
     let headers: Vec<String> = text[..header_end]
         .trim_end_matches('\r')
@@ -380,8 +384,9 @@ fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<Sheet
             .collect()
     });
     let total: usize = slices.iter().map(|s| s.0.len()).sum();
-    // The header is row 1; each slice continues where the one before ended.
-    let mut before = 1;
+    // The header is row 1 (after any blank lines); each slice continues where the one before
+    // ended.
+    let mut before = 1 + skipped;
     let mut out = Vec::with_capacity(total.min(limits.max_rows));
     for (rows, lines, too_long) in slices {
         if let Some((line, c)) = too_long {
@@ -468,17 +473,17 @@ pub fn with_errors(
     let err_col = data.headers.len() as u16;
     ws.write_string_with_format(0, err_col, "错误说明", &head)?;
     ws.set_column_width(err_col, 60)?;
+    // Messages by row, gathered once: a file can have an error on each of millions of rows.
+    let mut by_row: std::collections::HashMap<usize, Vec<&str>> = std::collections::HashMap::new();
+    for (n, m) in errors {
+        by_row.entry(*n).or_default().push(m);
+    }
     for (i, (row_no, cells)) in data.rows.iter().enumerate() {
         let r = i as u32 + 1;
         for (c, v) in cells.iter().enumerate() {
             ws.write_string(r, c as u16, v)?;
         }
-        let msg: Vec<&str> = errors
-            .iter()
-            .filter(|(n, _)| n == row_no)
-            .map(|(_, m)| m.as_str())
-            .collect();
-        if !msg.is_empty() {
+        if let Some(msg) = by_row.get(row_no) {
             ws.write_string_with_format(r, err_col, msg.join("；"), &red)?;
         }
     }
@@ -503,6 +508,8 @@ mod tests {
                 i % 100
             ));
         }
+        // A blank line before the header, as some exports have.
+        let plain = plain.replacen('\u{feff}', "\u{feff}\r\n", 1);
         let quoted = plain.replacen(",411321197001010000\r", ",\"411321197001010000\"\r", 1);
         assert_ne!(quoted, plain);
         let limits = Limits {
@@ -528,7 +535,7 @@ mod tests {
         );
         assert_eq!(fast.rows.len(), 40_000);
         assert_eq!(
-            fast.rows[1].0, 5,
+            fast.rows[1].0, 6,
             "blank lines still count as rows of the file"
         );
         let few = Limits {
@@ -544,7 +551,7 @@ mod tests {
             read_csv(long.as_bytes(), &[], limits),
             Err(ImportError::CellTooLong {
                 // The header, 7,000 rows before it, and two lines each 997 rows from the first.
-                row: 1 + 7_000 + 2 * (7_000 / 997 + 1) + 1,
+                row: 1 + 1 + 7_000 + 2 * (7_000 / 997 + 1) + 1,
                 column: "姓名".into(),
                 max: 2_000
             })
