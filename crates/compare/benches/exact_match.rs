@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use liandong_compare::synth::{write_county, CountySpec};
-use liandong_compare::{load, DataKind, Roster, RuleSet, Run};
+use liandong_compare::{load, DataKind, RuleSet, Run};
 
 // The allocator the `liandong` binary uses.
 #[global_allocator]
