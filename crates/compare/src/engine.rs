@@ -868,10 +868,7 @@ fn name_column(kind: DataKind) -> Option<usize> {
 }
 
 fn number(part: &Part, column: usize, row: usize) -> Option<i64> {
-    match &part.columns[column] {
-        ColumnData::Money(v) | ColumnData::Int(v) => v[row],
-        _ => None,
-    }
+    part.columns[column].number(row)
 }
 
 /// Whether a row passes every filter. A filter on an optional column the file lacks: the
@@ -888,17 +885,14 @@ fn passes(part: &Part, row: usize, filters: &[Filter], ctx: &Ctx) -> bool {
                 .is_none_or(|t| !in_values(values, t)),
             Pred::AtLeast(v) => number(part, f.column, row).is_some_and(|x| x >= *v),
             Pred::AtMost(v) => number(part, f.column, row).is_some_and(|x| x <= *v),
-            Pred::WithinDays(days) => match col {
-                ColumnData::Date(d) => d[row].is_some_and(|x| {
-                    x <= ctx.as_of && i64::from(x) > i64::from(ctx.as_of) - i64::from(*days)
-                }),
-                _ => false,
-            },
+            Pred::WithinDays(days) => col.date(row).is_some_and(|x| {
+                x <= ctx.as_of && i64::from(x) > i64::from(ctx.as_of) - i64::from(*days)
+            }),
             Pred::AsOfYear => match col {
-                ColumnData::Int(v) => v[row] == Some(ctx.year),
-                ColumnData::Date(d) => {
-                    d[row].is_some_and(|x| i64::from(crate::load::day_of(x).year()) == ctx.year)
-                }
+                ColumnData::Int(_) => col.number(row) == Some(ctx.year),
+                ColumnData::Date(_) => col
+                    .date(row)
+                    .is_some_and(|x| i64::from(crate::load::day_of(x).year()) == ctx.year),
                 _ => false,
             },
         }

@@ -179,15 +179,39 @@ impl TextColumn {
 }
 
 /// One column's values, by the template's type. Dates are days from the common era,
-/// amounts are in fen (0.01 yuan); an empty optional cell is `None`.
+/// amounts are in fen (0.01 yuan); an empty optional cell is [`NO_DATE`] or [`NO_NUMBER`]
+/// (plain numbers rather than `Option`s: half the memory over ten million rows).
 #[derive(Debug, Clone)]
 pub enum ColumnData {
     /// The ID column (its values are in [`Part::ids`]), or an optional column the file lacks.
     Absent,
     Text(TextColumn),
-    Date(Vec<Option<i32>>),
-    Money(Vec<Option<i64>>),
-    Int(Vec<Option<i64>>),
+    Date(Vec<i32>),
+    Money(Vec<i64>),
+    Int(Vec<i64>),
+}
+
+/// An empty date cell.
+pub const NO_DATE: i32 = i32::MIN;
+/// An empty amount or number cell (no cell reads as this value).
+pub const NO_NUMBER: i64 = i64::MIN;
+
+impl ColumnData {
+    /// A date column's day number at `row`.
+    pub fn date(&self, row: usize) -> Option<i32> {
+        match self {
+            ColumnData::Date(v) => Some(v[row]).filter(|&d| d != NO_DATE),
+            _ => None,
+        }
+    }
+
+    /// An amount (in fen) or number column's value at `row`.
+    pub fn number(&self, row: usize) -> Option<i64> {
+        match self {
+            ColumnData::Money(v) | ColumnData::Int(v) => Some(v[row]).filter(|&n| n != NO_NUMBER),
+            _ => None,
+        }
+    }
 }
 
 /// One file, one sheet, or one slice of a large .csv read in parallel.
@@ -225,9 +249,9 @@ impl Part {
         match &self.columns[column] {
             ColumnData::Absent => String::new(),
             ColumnData::Text(t) => t.get(row).to_owned(),
-            ColumnData::Date(v) => v[row].map(format_day).unwrap_or_default(),
-            ColumnData::Money(v) => v[row].map(format_fen).unwrap_or_default(),
-            ColumnData::Int(v) => v[row].map(|i| i.to_string()).unwrap_or_default(),
+            c @ ColumnData::Date(_) => c.date(row).map(format_day).unwrap_or_default(),
+            c @ ColumnData::Money(_) => c.number(row).map(format_fen).unwrap_or_default(),
+            c @ ColumnData::Int(_) => c.number(row).map(|i| i.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -498,7 +522,7 @@ impl PartBuilder {
                     let value =
                         self.sink
                             .check(row_no, col, raw, parsed, "不是日期（写作 2024-03-05）");
-                    v.push(value.map(|d| d.num_days_from_ce()));
+                    v.push(value.map_or(NO_DATE, |d| d.num_days_from_ce()));
                 }
                 (ColumnData::Money(v), _) => {
                     let parsed = parse_fen(raw);
@@ -509,12 +533,12 @@ impl PartBuilder {
                         parsed,
                         "不是金额（以元为单位，最多两位小数）",
                     );
-                    v.push(value);
+                    v.push(value.unwrap_or(NO_NUMBER));
                 }
                 (ColumnData::Int(v), _) => {
-                    let parsed = raw.trim().parse::<i64>().ok();
+                    let parsed = raw.trim().parse::<i64>().ok().filter(|&n| n != NO_NUMBER);
                     let value = self.sink.check(row_no, col, raw, parsed, "不是整数");
-                    v.push(value);
+                    v.push(value.unwrap_or(NO_NUMBER));
                 }
             }
         }
