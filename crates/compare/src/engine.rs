@@ -10,7 +10,7 @@ use liandong_domain::id_number::IdKey;
 use crate::fuzzy::{FuzzyIndex, Resolution};
 use crate::kinds::{DataKind, FieldType};
 use crate::load::{format_day, format_fen, ColumnData, Dataset, NormalisationReport, Part};
-use crate::roster::Roster;
+use crate::roster::{Roster, RosterHousehold};
 use crate::rules::{Filter, Finding, Per, Population, Pred, Rule, RuleSet, Severity, Test};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -480,25 +480,11 @@ impl Run<'_> {
             data,
             hits.iter().map(|h| (h.1, h.2)),
         );
-        Clue {
-            rule: rule.code.clone(),
-            title: rule.title.clone(),
-            finding: rule.finding,
-            severity: rule.severity,
-            household_no: Some(household.household_no.clone()),
-            township: Some(household.township.clone()),
-            village: Some(household.village.clone()),
-            region: subjects[0].key.region(),
-            subjects,
-            evidence,
-            rows: hits
-                .iter()
-                .map(|&(_, pi, r)| row_ref(data, pi, r))
-                .collect(),
-            departments: rule.route.departments.clone(),
-            to_township: rule.route.township,
-            per: rule.per,
-        }
+        let rows = hits
+            .iter()
+            .map(|&(_, pi, r)| row_ref(data, pi, r))
+            .collect();
+        new_clue(rule, Some(household), subjects, evidence, rows)
     }
 
     /// Match rules on people not in the roster: sums per person, then the rows of those
@@ -587,31 +573,18 @@ impl Run<'_> {
                 push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
                 evidence.push_str(&format!("；户籍地区划代码 {}", key.region()));
                 push_rows(&mut evidence, rule.data, data, rows.iter().copied());
-                Some(Clue {
-                    rule: rule.code.clone(),
-                    title: rule.title.clone(),
-                    finding: rule.finding,
-                    severity: rule.severity,
-                    household_no: None,
-                    township: None,
-                    village: None,
-                    region: key.region(),
-                    subjects: vec![Subject {
-                        key,
-                        name,
-                        method: if part.ids[r as usize].normalised() {
-                            MatchMethod::Normalized
-                        } else {
-                            MatchMethod::Exact
-                        },
-                        confidence: 1.0,
-                    }],
-                    evidence,
-                    rows: rows.iter().map(|&(pi, r)| row_ref(data, pi, r)).collect(),
-                    departments: rule.route.departments.clone(),
-                    to_township: rule.route.township,
-                    per: rule.per,
-                })
+                let refs = rows.iter().map(|&(pi, r)| row_ref(data, pi, r)).collect();
+                let subjects = vec![Subject {
+                    key,
+                    name,
+                    method: if part.ids[r as usize].normalised() {
+                        MatchMethod::Normalized
+                    } else {
+                        MatchMethod::Exact
+                    },
+                    confidence: 1.0,
+                }];
+                Some(new_clue(rule, None, subjects, evidence, refs))
             })
             .collect()
     }
@@ -704,22 +677,13 @@ impl Run<'_> {
                     }
                 ));
                 push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
-                clues.push(Clue {
-                    rule: rule.code.clone(),
-                    title: rule.title.clone(),
-                    finding: rule.finding,
-                    severity: rule.severity,
-                    household_no: Some(household.household_no.clone()),
-                    township: Some(household.township.clone()),
-                    village: Some(household.village.clone()),
-                    region: subjects[0].key.region(),
+                clues.push(new_clue(
+                    rule,
+                    Some(household),
                     subjects,
                     evidence,
-                    rows: Vec::new(),
-                    departments: rule.route.departments.clone(),
-                    to_township: rule.route.township,
-                    per: rule.per,
-                });
+                    Vec::new(),
+                ));
             }
         }
         clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
@@ -803,7 +767,7 @@ impl Run<'_> {
                         })
                     })
                     .collect();
-                let first = subjects.first()?.key;
+                subjects.first()?;
                 let household = h.map(|h| &self.roster.households[h as usize]);
                 let mut evidence = format!("属于{}", population.kind.label());
                 push_conditions(&mut evidence, population.kind, pop_filters, ctx);
@@ -823,25 +787,11 @@ impl Run<'_> {
                     population,
                     rows.iter().map(|r| (r.1, r.2)),
                 );
-                Some(Clue {
-                    rule: rule.code.clone(),
-                    title: rule.title.clone(),
-                    finding: rule.finding,
-                    severity: rule.severity,
-                    household_no: household.map(|h| h.household_no.clone()),
-                    township: household.map(|h| h.township.clone()),
-                    village: household.map(|h| h.village.clone()),
-                    region: first.region(),
-                    subjects,
-                    evidence,
-                    rows: rows
-                        .iter()
-                        .map(|&(_, pi, r)| row_ref(population, pi, r))
-                        .collect(),
-                    departments: rule.route.departments.clone(),
-                    to_township: rule.route.township,
-                    per: rule.per,
-                })
+                let refs = rows
+                    .iter()
+                    .map(|&(_, pi, r)| row_ref(population, pi, r))
+                    .collect();
+                Some(new_clue(rule, household, subjects, evidence, refs))
             })
             .collect()
     }
@@ -1026,6 +976,32 @@ fn mask_long_numbers(v: &str) -> String {
         }
     }
     out
+}
+
+/// A clue of `rule` about `subjects` (at least one), routed as the rule says.
+fn new_clue(
+    rule: &Rule,
+    household: Option<&RosterHousehold>,
+    subjects: Vec<Subject>,
+    evidence: String,
+    rows: Vec<RowRef>,
+) -> Clue {
+    Clue {
+        rule: rule.code.clone(),
+        title: rule.title.clone(),
+        finding: rule.finding,
+        severity: rule.severity,
+        household_no: household.map(|h| h.household_no.clone()),
+        township: household.map(|h| h.township.clone()),
+        village: household.map(|h| h.village.clone()),
+        region: subjects.first().map_or(0, |s| s.key.region()),
+        subjects,
+        evidence,
+        rows,
+        departments: rule.route.departments.clone(),
+        to_township: rule.route.township,
+        per: rule.per,
+    }
 }
 
 fn row_ref(data: &Dataset, part: u32, row: u32) -> RowRef {

@@ -124,6 +124,20 @@ pub fn cell_text(d: &Data) -> String {
     }
 }
 
+/// Every `required` header is among `headers`, or the missing ones named.
+fn check_required(headers: &[String], required: &[&str]) -> Result<(), ImportError> {
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !headers.iter().any(|h| h == c))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ImportError::MissingColumns(missing.join("、")))
+    }
+}
+
 /// Reads the first sheet of an .xlsx, checking `limits` and that `required` headers exist.
 pub fn read_xlsx(
     bytes: &[u8],
@@ -151,14 +165,7 @@ pub fn read_xlsx(
         .next()
         .map(|r| r.iter().map(cell_text).collect())
         .unwrap_or_default();
-    let missing: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|c| !headers.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ImportError::MissingColumns(missing.join("、")));
-    }
+    check_required(&headers, required)?;
     let mut out = Vec::new();
     for (i, r) in rows.enumerate() {
         let row_no = first_row as usize + i + 2;
@@ -218,14 +225,7 @@ pub fn read_csv(bytes: &[u8], required: &[&str], limits: Limits) -> Result<Sheet
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
-    let missing: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|c| !headers.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ImportError::MissingColumns(missing.join("、")));
-    }
+    check_required(&headers, required)?;
     let mut out = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::new(text.as_bytes());
@@ -333,14 +333,7 @@ fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<Sheet
         .split(',')
         .map(|h| h.trim().to_owned())
         .collect();
-    let missing: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|c| !headers.iter().any(|h| h == c))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ImportError::MissingColumns(missing.join("、")));
-    }
+    check_required(&headers, required)?;
     let body = &text[(header_end + 1).min(text.len())..];
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunks = split_lines(body, threads);
