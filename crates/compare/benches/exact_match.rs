@@ -67,6 +67,7 @@ fn engine_only(roster: &Path, claims: &Path) {
         open: &open,
         // The same exact-match job as the peers; the fallback is measured on its own below.
         fuzzy: false,
+        decided: None,
     }
     .execute(&mut |_, _| {});
     let seconds = started.elapsed().as_secs_f64();

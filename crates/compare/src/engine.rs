@@ -156,6 +156,23 @@ pub struct Run<'a> {
     pub open: &'a HashSet<ClueKey>,
     /// Try the fuzzy fallback on rows whose ID failed (off: exact and normalised matches only).
     pub fuzzy: bool,
+    /// What a person decided earlier about a row (its ID as given, its name) that the
+    /// fallback could not settle: confirmed rows match that member, rejected ones are not
+    /// put up for review again.
+    pub decided: Option<&'a DecisionLookup<'a>>,
+}
+
+/// Looks up a person's earlier decision by the row's ID as given and its name.
+pub type DecisionLookup<'a> = dyn Fn(&str, &str) -> Decided + Sync + 'a;
+
+/// A person's earlier decision on a row whose ID failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    Undecided,
+    /// The row is this roster member.
+    Confirmed(IdKey),
+    /// The row is none of the candidates.
+    Rejected,
 }
 
 impl Run<'_> {
@@ -179,7 +196,30 @@ impl Run<'_> {
             let resolved = index
                 .as_ref()
                 .map_or_else(Vec::new, |i| i.resolve_dataset(ds));
-            for (pi, row, resolution) in resolved {
+            for (pi, row, mut resolution) in resolved {
+                if let (Some(decided), Resolution::Review(_) | Resolution::Unmatched) =
+                    (self.decided, &resolution)
+                {
+                    let part = &ds.parts[pi as usize];
+                    let raw = part
+                        .failed_ids
+                        .iter()
+                        .find(|f| f.0 == row)
+                        .map(|f| f.1.as_str());
+                    let name = name_col.and_then(|c| part.text(c, row as usize));
+                    match decided(raw.unwrap_or_default(), name.unwrap_or_default()) {
+                        Decided::Confirmed(key) => {
+                            if let Some(person) = self.roster.person(key.get()) {
+                                resolution = Resolution::Matched(crate::fuzzy::Candidate {
+                                    person,
+                                    confidence: 1.0,
+                                });
+                            }
+                        }
+                        Decided::Rejected => resolution = Resolution::Unmatched,
+                        Decided::Undecided => {}
+                    }
+                }
                 match resolution {
                     Resolution::Matched(c) => {
                         report.matched_fuzzy += 1;

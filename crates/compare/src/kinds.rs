@@ -74,6 +74,30 @@ impl Cadence {
     }
 }
 
+impl Cadence {
+    /// The deadline falling in `month`, if the cadence has one there: the day a delivery
+    /// answering that month's call is due.
+    pub fn due_in(self, month: liandong_domain::Month) -> Option<chrono::NaiveDate> {
+        match self {
+            Cadence::Monthly { by_day } | Cadence::OnEvent { by_day } => {
+                Some(month.day_clamped(u32::from(by_day)))
+            }
+            Cadence::Quarterly { by_day } => matches!(month.month(), 1 | 4 | 7 | 10)
+                .then(|| month.day_clamped(u32::from(by_day))),
+            Cadence::Termly => matches!(month.month(), 3 | 9).then(|| month.last_day()),
+        }
+    }
+
+    /// The nearest month, from `month` on, with a deadline.
+    pub fn next_due_month(self, month: liandong_domain::Month) -> liandong_domain::Month {
+        let mut m = month;
+        while self.due_in(m).is_none() {
+            m = m.next();
+        }
+        m
+    }
+}
+
 macro_rules! kinds {
     ($($(#[$m:meta])* $v:ident = ($code:literal, $label:literal, $dept:literal, $cadence:expr, [$($c:expr),+ $(,)?])),+ $(,)?) => {
         /// A kind of data set (数据类型).
@@ -192,6 +216,21 @@ kinds! {
 }
 
 impl DataKind {
+    /// Whether each delivery holds new events (claims, victims) that add to the earlier ones,
+    /// rather than a whole list that replaces the last (enrolment, payroll).
+    pub fn accumulates(self) -> bool {
+        matches!(
+            self,
+            DataKind::MedicalExpense | DataKind::AccidentVictims | DataKind::DisasterVictims
+        )
+    }
+
+    /// A stable small number for the kind, for references stored outside this crate (its
+    /// place in [`DataKind::ALL`], to which kinds are only ever appended).
+    pub fn ordinal(self) -> u8 {
+        DataKind::ALL.iter().position(|k| *k == self).unwrap_or(0) as u8
+    }
+
     /// The kind with this code.
     pub fn from_code(code: &str) -> Option<DataKind> {
         DataKind::ALL.iter().copied().find(|k| k.code() == code)
@@ -234,6 +273,31 @@ mod tests {
             assert_eq!(fields.len(), cols.len(), "{}: duplicate field", k.code());
         }
         assert_eq!(DataKind::from_code("nonsense"), None);
+    }
+
+    #[test]
+    fn deadlines_fall_by_cadence() {
+        use liandong_domain::Month;
+        let m = |s: &str| s.parse::<Month>().expect("month");
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().expect("date");
+        let monthly = Cadence::Monthly { by_day: 4 };
+        assert_eq!(monthly.due_in(m("2024-02")), Some(d("2024-02-04")));
+        let quarterly = Cadence::Quarterly { by_day: 10 };
+        assert_eq!(quarterly.due_in(m("2024-04")), Some(d("2024-04-10")));
+        assert_eq!(quarterly.due_in(m("2024-05")), None);
+        assert_eq!(quarterly.next_due_month(m("2024-05")), m("2024-07"));
+        assert_eq!(Cadence::Termly.due_in(m("2024-09")), Some(d("2024-09-30")));
+        assert_eq!(Cadence::Termly.due_in(m("2024-10")), None);
+        assert_eq!(Cadence::Termly.next_due_month(m("2024-10")), m("2025-03"));
+        assert_eq!(
+            Cadence::Monthly { by_day: 31 }.due_in(m("2024-02")),
+            Some(d("2024-02-29"))
+        );
+        for (i, k) in DataKind::ALL.iter().enumerate() {
+            assert_eq!(k.ordinal() as usize, i);
+        }
+        assert!(DataKind::MedicalExpense.accumulates());
+        assert!(!DataKind::SchoolEnrollment.accumulates());
     }
 
     #[test]

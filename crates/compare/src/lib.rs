@@ -14,7 +14,7 @@ pub mod roster;
 pub mod rules;
 pub mod synth;
 
-pub use engine::{Clue, ClueKey, MatchMethod, Run, RunReport};
+pub use engine::{Clue, ClueKey, Decided, MatchMethod, Run, RunReport};
 pub use kinds::DataKind;
 pub use load::{load, Dataset, LoadError};
 pub use roster::{parse_roster, read_roster, Roster, RosterFileError, RosterRow};

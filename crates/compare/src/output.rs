@@ -5,7 +5,8 @@ use liandong_domain::registry::DEPARTMENTS;
 use liandong_office::{Cell, Column};
 
 use crate::engine::{Clue, MatchMethod, ReviewItem, RunReport};
-use crate::load::IdFailure;
+use crate::kinds::DataKind;
+use crate::load::{IdFailure, NormalisationReport};
 
 /// The export's columns (api.md "Files": the first eight names are the contract).
 pub const CLUE_COLUMNS: [(&str, f64); 14] = [
@@ -212,6 +213,35 @@ pub fn clues_xlsx(
     liandong_office::workbook(&sheets)
 }
 
+/// What reading one data set found: rows, IDs usable as given, normalised by step, refused
+/// by class, names normalised.
+pub fn dataset_summary(kind: DataKind, n: &NormalisationReport) -> String {
+    let normalised = n.rows - n.ids_as_given - n.failed_total();
+    let mut s = format!(
+        "{}（{}）：读取 {} 行；身份证号原样可用 {}，规范化后可用 {}（去空格 {}，全角转半角 {}，小写 x {}，15 位升 18 位 {}），无法使用 {}",
+        kind.label(),
+        kind.code(),
+        n.rows,
+        n.ids_as_given,
+        normalised,
+        n.spaces_removed,
+        n.full_width,
+        n.lowercase_x,
+        n.upgraded_15,
+        n.failed_total()
+    );
+    let failed: Vec<String> = IdFailure::ALL
+        .iter()
+        .filter(|f| n.failed_of(**f) > 0)
+        .map(|f| format!("{} {}", f.label(), n.failed_of(*f)))
+        .collect();
+    if !failed.is_empty() {
+        s.push_str(&format!("（{}）", failed.join("，")));
+    }
+    s.push_str(&format!("；姓名规范化 {}", n.names_normalised));
+    s
+}
+
 /// The run summary: rows read, normalised, refused by class, matched, clues per rule.
 pub fn summary(report: &RunReport, seconds: f64) -> String {
     let mut s = format!(
@@ -219,29 +249,8 @@ pub fn summary(report: &RunReport, seconds: f64) -> String {
         report.roster_households, report.roster_persons
     );
     for (kind, n) in &report.datasets {
-        let normalised = n.rows - n.ids_as_given - n.failed_total();
-        s.push_str(&format!(
-            "{}（{}）：读取 {} 行；身份证号原样可用 {}，规范化后可用 {}（去空格 {}，全角转半角 {}，小写 x {}，15 位升 18 位 {}），无法使用 {}",
-            kind.label(),
-            kind.code(),
-            n.rows,
-            n.ids_as_given,
-            normalised,
-            n.spaces_removed,
-            n.full_width,
-            n.lowercase_x,
-            n.upgraded_15,
-            n.failed_total()
-        ));
-        let failed: Vec<String> = IdFailure::ALL
-            .iter()
-            .filter(|f| n.failed_of(**f) > 0)
-            .map(|f| format!("{} {}", f.label(), n.failed_of(*f)))
-            .collect();
-        if !failed.is_empty() {
-            s.push_str(&format!("（{}）", failed.join("，")));
-        }
-        s.push_str(&format!("；姓名规范化 {}\n", n.names_normalised));
+        s.push_str(&dataset_summary(*kind, n));
+        s.push('\n');
     }
     s.push_str(&format!(
         "与名单比中：精确 {} 行，规范化后 {} 行\n",

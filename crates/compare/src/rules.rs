@@ -137,6 +137,21 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The code as rule files write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Severity> {
+        [Severity::High, Severity::Medium, Severity::Low]
+            .into_iter()
+            .find(|v| v.code() == s)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Severity::High => "高",
@@ -165,6 +180,21 @@ pub enum Finding {
 }
 
 impl Finding {
+    /// A risk type's code, or `eligibility_doubt`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Finding::Risk(r) => r.code(),
+            Finding::EligibilityDoubt => "eligibility_doubt",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Finding> {
+        if s == "eligibility_doubt" {
+            return Some(Finding::EligibilityDoubt);
+        }
+        RiskType::from_code(s).map(Finding::Risk)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Finding::Risk(r) => r.label(),

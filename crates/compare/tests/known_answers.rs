@@ -7,7 +7,9 @@ use std::sync::atomic::AtomicUsize;
 use chrono::NaiveDate;
 use liandong_compare::load::{IdFailure, LoadError};
 use liandong_compare::rules::Severity;
-use liandong_compare::{load, output, Clue, ClueKey, DataKind, MatchMethod, Roster, RuleSet, Run};
+use liandong_compare::{
+    load, output, Clue, ClueKey, DataKind, Decided, MatchMethod, Roster, RuleSet, Run,
+};
 use liandong_domain::IdNumber;
 use liandong_office::import::{read_csv, Limits};
 
@@ -69,6 +71,7 @@ fn run(datasets: &[liandong_compare::Dataset]) -> (Vec<Clue>, liandong_compare::
         as_of: date(AS_OF.0, AS_OF.1, AS_OF.2),
         open: &open,
         fuzzy: true,
+        decided: None,
     }
     .execute(&mut |_, _| {})
 }
@@ -363,6 +366,7 @@ fn an_open_clue_is_not_raised_again() {
         as_of: date(2024, 11, 30),
         open: &open,
         fuzzy: true,
+        decided: None,
     }
     .execute(&mut |_, _| {});
     assert!(of(&clues, "public_payroll_member").is_empty());
@@ -564,6 +568,7 @@ fn each_member_of_a_household_has_their_own_open_clue() {
         as_of: date(2024, 11, 30),
         open: &open,
         fuzzy: true,
+        decided: None,
     }
     .execute(&mut |_, _| {});
     let names: Vec<&str> = of(&clues, "not_insured")
@@ -599,4 +604,48 @@ fn a_sheet_with_some_of_the_headers_refuses_the_workbook() {
     )
     .expect_err("no rows");
     assert_eq!(e.to_string(), "e.csv：表格中没有数据行");
+}
+
+#[test]
+fn a_decision_on_a_row_the_fallback_cannot_settle_is_remembered() {
+    let (roster, ids) = roster();
+    // Only the region survives the spreadsheet: no fallback can tie this row to 张大 alone.
+    let csv = "身份证号,姓名,结算日期,总费用,个人自付\n4.11321E+17,张大,2024-06-01,9000,6000\n";
+    let data = [dataset(DataKind::MedicalExpense, csv)];
+    let rules = RuleSet::defaults();
+    let open = HashSet::new();
+    let key = IdNumber::parse(&ids[0]).expect("id").key();
+    let with = |decided: Option<&liandong_compare::engine::DecisionLookup<'_>>| {
+        Run {
+            roster: &roster,
+            datasets: &data,
+            rules: &rules,
+            as_of: date(2024, 11, 30),
+            open: &open,
+            fuzzy: true,
+            decided,
+        }
+        .execute(&mut |_, _| {})
+    };
+    let (clues, report) = with(None);
+    assert!(of(&clues, "medical_oop_monitored").is_empty());
+    assert_eq!(report.matched_fuzzy, 0);
+    let confirmed = |raw: &str, name: &str| {
+        if raw == "4.11321E+17" && name == "张大" {
+            Decided::Confirmed(key)
+        } else {
+            Decided::Undecided
+        }
+    };
+    let (clues, report) = with(Some(&confirmed));
+    let found = of(&clues, "medical_oop_monitored");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].subjects[0].name, "张大");
+    assert_eq!(found[0].subjects[0].method, MatchMethod::Fuzzy);
+    assert_eq!(report.matched_fuzzy, 1);
+    let rejected = |_: &str, _: &str| Decided::Rejected;
+    let (clues, report) = with(Some(&rejected));
+    assert!(of(&clues, "medical_oop_monitored").is_empty());
+    assert!(report.review.is_empty());
+    assert_eq!(report.unmatched_failed, 1);
 }

@@ -153,6 +153,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         as_of,
         open: &open,
         fuzzy: true,
+        decided: None,
     };
     let (clues, report) = run.execute(&mut |done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
