@@ -165,6 +165,13 @@ pub enum FactRef {
     },
     /// An early warning confirmed by the township and the office.
     Warning(i64),
+    /// A department's delivery of a data set for comparison (数据报送), due in `month`;
+    /// `kind` is the data kind's ordinal.
+    Feed {
+        kind: u8,
+        department_id: i64,
+        month: Month,
+    },
 }
 
 impl FactRef {
@@ -188,6 +195,7 @@ impl FactRef {
                 finding_id,
             } => format!("/verifications/{verification_id}#finding-{finding_id}"),
             FactRef::Warning(id) => format!("/warnings/{id}"),
+            FactRef::Feed { month, .. } => format!("/compare/feeds?month={month}"),
         }
     }
 
@@ -204,6 +212,7 @@ impl FactRef {
             FactRef::Assignment(id) => format!("交办事项第 {id} 号"),
             FactRef::Finding { finding_id, .. } => format!("核查发现第 {finding_id} 号"),
             FactRef::Warning(id) => format!("预警第 {id} 号"),
+            FactRef::Feed { month, .. } => format!("{}比对数据报送", month.label()),
         }
     }
 }
@@ -234,6 +243,11 @@ impl fmt::Display for FactRef {
                 finding_id,
             } => write!(f, "finding:{verification_id}:{finding_id}"),
             FactRef::Warning(id) => write!(f, "warning:{id}"),
+            FactRef::Feed {
+                kind,
+                department_id,
+                month,
+            } => write!(f, "feed:{kind}:{department_id}:{month}"),
         }
     }
 }
@@ -267,6 +281,11 @@ impl FromStr for FactRef {
             },
             (Some("assignment"), 2) => FactRef::Assignment(int(1)?),
             (Some("warning"), 2) => FactRef::Warning(int(1)?),
+            (Some("feed"), 4) => FactRef::Feed {
+                kind: parts[1].parse().map_err(|_| ())?,
+                department_id: int(2)?,
+                month: month(3)?,
+            },
             (Some("finding"), 3) => FactRef::Finding {
                 verification_id: int(1)?,
                 finding_id: int(2)?,
@@ -318,6 +337,19 @@ pub struct SubmissionFact {
     pub submitted: Option<NaiveDateTime>,
 }
 
+/// A data set a department must deliver for comparison, due in the month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedFact {
+    /// The data kind's ordinal.
+    pub kind: u8,
+    /// Its Chinese name.
+    pub label: String,
+    pub department_id: i64,
+    pub due: NaiveDateTime,
+    /// When the first delivery answering this deadline came.
+    pub delivered: Option<NaiveDateTime>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignmentFact {
     pub id: i64,
@@ -335,6 +367,7 @@ pub struct MonthFacts {
     pub attendance: Vec<AttendanceFact>,
     pub submissions: Vec<SubmissionFact>,
     pub assignments: Vec<AssignmentFact>,
+    pub feeds: Vec<FeedFact>,
     /// (rule, fact) pairs already behind an event that is not rejected: never proposed twice.
     pub already: HashSet<(RuleCode, FactRef)>,
 }
@@ -360,6 +393,7 @@ fn stamp(t: NaiveDateTime) -> String {
 ///   it needs long-term rectification: `selfcheck.unrectified`, once per problem;
 /// - absence or improper attendance at a meeting: `meeting.absent`, `meeting.improper`;
 /// - a required submission due in the month, late or missing: `report.late`, `report.missing`;
+/// - a data set for comparison due in the month, late or missing: the same two rules;
 /// - an assignment due by the month's end and not confirmed rectified: `assigned.unrectified`,
 ///   once per assignment.
 pub fn month_close(month: Month, deadline: MonthlyReportDeadline, f: &MonthFacts) -> Vec<Proposal> {
@@ -485,6 +519,36 @@ pub fn month_close(month: Month, deadline: MonthlyReportDeadline, f: &MonthFacts
                     s.requirement_id,
                     stamp(s.due)
                 ),
+            ),
+        }
+    }
+    for d in &f.feeds {
+        if !in_month(d.due.date()) {
+            continue;
+        }
+        let fact = FactRef::Feed {
+            kind: d.kind,
+            department_id: d.department_id,
+            month,
+        };
+        match d.delivered {
+            Some(at) if at <= d.due => {}
+            Some(at) => propose(
+                d.department_id,
+                RuleCode::ReportLate,
+                fact,
+                format!(
+                    "比对数据“{}”于 {} 报送，晚于截止时间 {}",
+                    d.label,
+                    stamp(at),
+                    stamp(d.due)
+                ),
+            ),
+            None => propose(
+                d.department_id,
+                RuleCode::ReportMissing,
+                fact,
+                format!("比对数据“{}”截至 {} 未报送", d.label, stamp(d.due)),
             ),
         }
     }
@@ -758,6 +822,46 @@ mod tests {
     }
 
     #[test]
+    fn feeds_due_in_the_month_late_or_missing() {
+        let feed = |d, due: NaiveDateTime, delivered| FeedFact {
+            kind: 0,
+            label: "医疗费用结算".into(),
+            department_id: d,
+            due,
+            delivered,
+        };
+        let due = at("2023-04-04", 23);
+        let f = MonthFacts {
+            feeds: vec![
+                feed(1, due, Some(at("2023-04-03", 9))),
+                feed(2, due, Some(at("2023-04-05", 9))),
+                feed(3, due, None),
+                feed(4, at("2023-05-04", 23), None),
+            ],
+            ..Default::default()
+        };
+        let got = close(&f);
+        assert_eq!(
+            got,
+            vec![
+                (2, RuleCode::ReportLate, "feed:0:2:2023-04".to_owned()),
+                (3, RuleCode::ReportMissing, "feed:0:3:2023-04".to_owned()),
+            ]
+        );
+        // Proposed once: an event already behind the fact stops it.
+        let mut f = f;
+        f.already.insert((
+            RuleCode::ReportMissing,
+            FactRef::Feed {
+                kind: 0,
+                department_id: 3,
+                month: m("2023-04"),
+            },
+        ));
+        assert_eq!(close(&f).len(), 1);
+    }
+
+    #[test]
     fn assignments_due_by_month_end_and_not_confirmed() {
         let a = |id, deadline: &str, confirmed| AssignmentFact {
             id,
@@ -798,6 +902,11 @@ mod tests {
             FactRef::Submission {
                 requirement_id: 8,
                 department_id: 5,
+            },
+            FactRef::Feed {
+                kind: 0,
+                department_id: 5,
+                month: m("2023-05"),
             },
             FactRef::Assignment(4),
             FactRef::Warning(6),
