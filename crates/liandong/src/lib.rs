@@ -134,6 +134,12 @@ pub struct ServeArgs {
     /// Working days a department may appeal a submitted quarterly ranking (0: no window).
     #[arg(long, env = "LIANDONG_APPEAL_DAYS", default_value_t = 3)]
     pub appeal_days: u32,
+    /// Days after a risk clue is verified during which comparison runs do not raise it again.
+    #[arg(long, env = "LIANDONG_CLUE_QUIET_DAYS", default_value_t = 90)]
+    pub clue_quiet_days: u32,
+    /// Days a township has to verify a risk clue from a comparison run.
+    #[arg(long, env = "LIANDONG_CLUE_VERIFY_DAYS", default_value_t = 15)]
+    pub clue_verify_days: u32,
     /// Weight in percent of the office score in a close-type department's quarterly score
     /// (the extended evaluation weighs the rest).
     #[arg(long, env = "LIANDONG_OFFICE_WEIGHT_PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
@@ -238,6 +244,8 @@ impl ServeArgs {
         s.lockout_minutes = self.lockout_minutes.max(1);
         s.body_limit_bytes = self.body_limit_bytes.max(1024);
         s.appeal_days = self.appeal_days.min(30);
+        s.clue_quiet_days = self.clue_quiet_days.min(3650);
+        s.clue_verify_days = self.clue_verify_days.clamp(1, 365);
         s.laggard_quarters = self.laggard_quarters;
         s.report_deadline =
             liandong_domain::deadline::MonthlyReportDeadline::new(self.report_deadline_day)

@@ -173,6 +173,7 @@ impl App {
         self.load_demo_monthly(&departments, now).await?;
         self.seed_warning_routes(now).await?;
         self.load_demo_roster(&departments, now).await?;
+        self.load_demo_compare(now).await?;
         Ok(true)
     }
 

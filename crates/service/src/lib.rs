@@ -4,7 +4,9 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod compare;
 pub mod demo;
+mod demo_compare;
 mod demo_monthly;
 mod demo_roster;
 pub mod error;
@@ -34,6 +36,7 @@ pub struct App {
     /// Keys of personal data, loaded on first use.
     pub(crate) vault: std::sync::Arc<std::sync::OnceLock<vault::Vault>>,
     pub(crate) roster_jobs: roster::RosterJobs,
+    pub(crate) compare_jobs: compare::CompareJobs,
     /// New warnings, broadcast to every open event stream.
     pub warnings: warnings::WarningHub,
     /// For forwarding warnings to group robots.
@@ -49,6 +52,7 @@ impl App {
             rankings: Default::default(),
             vault: Default::default(),
             roster_jobs: Default::default(),
+            compare_jobs: Default::default(),
             warnings: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))

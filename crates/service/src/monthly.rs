@@ -1122,6 +1122,7 @@ impl App {
                     confirmed: false,
                 })
                 .collect(),
+            feeds: self.feed_facts(month).await?,
             already,
         };
         let version = self.rule_version_on(month.last_day()).await?;
@@ -1262,6 +1263,19 @@ impl App {
                     );
                 }
             }
+            for line in self.feed_ledger(this_month, now).await? {
+                if p.user.unit_ids().contains(&line.department_id)
+                    && matches!(line.status, "not_due" | "missing" | "not_started")
+                {
+                    if let Some(due) = line.due {
+                        add(
+                            format!("报送比对数据“{}”", line.kind.label()),
+                            format!("/compare/feeds?month={this_month}"),
+                            end_of(due),
+                        );
+                    }
+                }
+            }
             for r in self.store.requirements(&scope).await? {
                 if r.targets.iter().any(|x| x.submitted_at.is_none()) {
                     add(
@@ -1282,6 +1296,26 @@ impl App {
             }
         }
         if role == Role::Township {
+            let (clues, _) = self
+                .store
+                .clues(&liandong_store::ClueFilter {
+                    status: Some("open".into()),
+                    units: Some(p.user.unit_ids()),
+                    limit: 500,
+                    ..Default::default()
+                })
+                .await?;
+            for c in clues {
+                if c.township_id
+                    .is_some_and(|t| p.user.unit_ids().contains(&t))
+                {
+                    add(
+                        format!("核实比对线索第 {} 号：{}", c.id, c.title),
+                        format!("/compare/clues/{}", c.id),
+                        self.clue_verify_due(&c),
+                    );
+                }
+            }
             for w in self.store.warnings(Some(&p.user.unit_ids()), 500).await? {
                 if w.status == liandong_domain::roster::WarningStatus::Open
                     && p.user.unit_ids().contains(&w.township_id)

@@ -31,6 +31,10 @@ pub struct Settings {
     pub demo: bool,
     /// Working days a department may appeal a submitted ranking; 0 means no appeal window.
     pub appeal_days: u32,
+    /// Days after a clue is verified during which comparison runs do not raise it again.
+    pub clue_quiet_days: u32,
+    /// Days a township has to verify a risk clue from a comparison run.
+    pub clue_verify_days: u32,
     /// How the office score and the extended evaluation combine for close-type departments.
     pub weights: Weights,
     /// Quarters running a department must be last in its category to be flagged for the
@@ -71,6 +75,8 @@ impl Settings {
             body_limit_bytes: 1024 * 1024,
             demo: false,
             appeal_days: 3,
+            clue_quiet_days: 90,
+            clue_verify_days: 15,
             weights: Weights::default(),
             laggard_quarters: 2,
             report_deadline: MonthlyReportDeadline::default(),

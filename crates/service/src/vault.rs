@@ -98,6 +98,31 @@ impl Vault {
         hex::encode(out)
     }
 
+    /// `nonce || ciphertext` of a whole file (a delivered data set).
+    pub fn seal_bytes(&self, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0_u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(12 + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub fn open_bytes(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        let bad = || ServiceError::Internal("加密文件无法解密（密钥不符或文件损坏）".into());
+        if sealed.len() < 12 {
+            return Err(bad());
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        self.cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| bad())
+    }
+
     pub fn open(&self, sealed: &str) -> Result<String> {
         let bad = || ServiceError::Internal("加密数据无法解密（密钥不符或数据损坏）".into());
         let bytes = hex::decode(sealed).map_err(|_| bad())?;

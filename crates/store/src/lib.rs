@@ -7,6 +7,7 @@
 
 mod attachments;
 mod audit;
+mod compare;
 mod migrate;
 mod monthly;
 mod notices;
@@ -26,6 +27,10 @@ use sqlx::{AnyPool, Connection, Executor, Row};
 
 pub use attachments::Attachment;
 pub use audit::{AuditEntry, AuditFilter, LoginAttempt, LoginFilter};
+pub use compare::{
+    ClueFilter, CompareMember, CompareRun, FeedDelivery, MatchReview, NewClue, NewFeedDelivery,
+    NewReview, NewRun, RiskClue, RuleTally, RulesetVersion,
+};
 pub use liandong_domain::audit::ChainBreak;
 pub use monthly::{
     Assignment, AttendanceRecord, Draw, Finding, FollowUpTask, InspectionPlan, Meeting, MonthClose,

@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "policies",
         sqlite: include_str!("../migrations/sqlite/0006_policies.sql"),
     },
+    Migration {
+        version: 7,
+        name: "compare",
+        sqlite: include_str!("../migrations/sqlite/0007_compare.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -45,3 +45,32 @@
     tone();
   });
 }());
+
+/* Comparison run progress: polls the job and opens the run when it is done. Without
+   JavaScript the page refreshes itself instead. */
+(function () {
+  "use strict";
+  var box = document.getElementById("compare-job");
+  if (!box || !window.XMLHttpRequest) { return; }
+  var token = box.getAttribute("data-token");
+  function text(id, v) { var e = document.getElementById(id); if (e) { e.textContent = v; } }
+  function poll() {
+    var x = new XMLHttpRequest();
+    x.open("GET", "/api/v1/compare/jobs/" + encodeURIComponent(token));
+    x.onload = function () {
+      var j;
+      try { j = JSON.parse(x.responseText); } catch (e) { return; }
+      if (j.state === "done" && j.run_id) { window.location.href = "/compare/runs/" + j.run_id; return; }
+      if (j.state === "failed") { window.location.reload(); return; }
+      text("job-phase", j.phase);
+      text("job-done", j.done);
+      text("job-total", j.total);
+      var bar = document.getElementById("job-progress");
+      if (bar) { bar.max = j.total || 1; bar.value = j.done; }
+      setTimeout(poll, 500);
+    };
+    x.onerror = function () { setTimeout(poll, 2000); };
+    x.send();
+  }
+  setTimeout(poll, 300);
+})();

@@ -179,6 +179,13 @@ async fn the_pages_fit_a_360_pixel_phone() {
         "/departments/1",
         "/notices",
         "/townships",
+        "/compare",
+        "/compare/feeds",
+        "/compare/clues",
+        "/compare/clues/1",
+        "/compare/runs/1",
+        "/compare/reviews",
+        "/compare/rules",
     ] {
         c.goto(&app.url(page)).await.expect("goto");
         let overflow = c
@@ -597,4 +604,85 @@ async fn a_pushed_warning_appears_in_another_browser_without_a_reload() {
     );
     town.close().await.expect("close");
     dept.close().await.expect("close");
+}
+
+/// The comparison workbench in the browser: the office runs a comparison and the page's
+/// script follows the progress to the run's report; a township verifies one of its clues and
+/// hands it off as a warning.
+#[tokio::test]
+async fn a_comparison_run_followed_live_then_a_clue_verified_and_handed_off() {
+    let Some(driver) = driver() else { return };
+    let app = TestApp::spawn().await;
+    let c = browser(driver.port, 1280).await;
+    sign_in(&c, &app, "office", DEMO_PASSWORD).await;
+    c.goto(&app.url("/compare")).await.expect("goto");
+    c.find(Locator::Css("#run-form button[type=submit]"))
+        .await
+        .expect("run button")
+        .click()
+        .await
+        .expect("click");
+    // The progress page turns into the run's report by itself.
+    if c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Id("run-summary"))
+        .await
+        .is_err()
+    {
+        let page = c.source().await.unwrap_or_default();
+        panic!("the run's report did not open:\n{page}");
+    }
+    let summary = text_of(&c, "#run-summary").await;
+    assert!(summary.contains("不重复推送"), "{summary}");
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .starts_with("/compare/runs/"));
+    sign_out(&c).await;
+
+    // A clue about an illness, and the township it belongs to.
+    let (open, _) = app
+        .app
+        .store
+        .clues(&liandong_store::ClueFilter {
+            rule: Some("medical_oop_monitored".into()),
+            status: Some("open".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("clues");
+    let clue = &open[0];
+    let towns = app.app.store.townships().await.expect("townships");
+    let town = towns
+        .iter()
+        .find(|t| Some(t.id) == clue.township_id)
+        .expect("its township");
+    sign_in(&c, &app, &format!("town-{}", town.code), DEMO_PASSWORD).await;
+    c.goto(&app.url("/compare/clues?status=open&rule=medical_oop_monitored"))
+        .await
+        .expect("goto");
+    c.find(Locator::Css(&format!(
+        "tr.clue td a[href='/compare/clues/{}']",
+        clue.id
+    )))
+    .await
+    .expect("the clue is listed for its township")
+    .click()
+    .await
+    .expect("click");
+    c.wait()
+        .for_element(Locator::Id("outcome-form"))
+        .await
+        .expect("outcome form");
+    fill(&c, "o-note", "入户核实，情况属实").await;
+    submit_form(&c, "outcome-form").await;
+    assert_eq!(text_of(&c, "#clue-status").await, "属实");
+    submit_form(&c, "hand-off-form").await;
+    assert!(text_of(&c, "#clue-warning")
+        .await
+        .starts_with("已转为预警第"));
+    c.close().await.expect("close");
 }

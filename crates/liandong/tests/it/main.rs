@@ -5,6 +5,7 @@ mod audit;
 mod browser;
 mod cli;
 mod compare;
+mod compare_server;
 mod helpers;
 mod import;
 mod monthly;

@@ -57,6 +57,7 @@ async fn navigation_shows_only_what_the_role_can_use() {
             "月度工作",
             "农户名单",
             "信息预警",
+            "信息比对",
             "政策共享",
             "评分排序"
         ]
@@ -94,6 +95,7 @@ async fn navigation_shows_only_what_the_role_can_use() {
             "月度工作",
             "农户名单",
             "信息预警",
+            "信息比对",
             "政策共享",
             "评分排序",
             "加减分录入",

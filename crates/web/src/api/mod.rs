@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1` (api.md) and its OpenAPI document, generated from the code.
 
 mod admin;
+pub(crate) mod compare;
 pub(crate) mod monthly;
 pub(crate) mod policies;
 mod registry;
@@ -207,7 +208,33 @@ pub fn routes() -> Router<AppState> {
             "/warning-routes",
             get(roster::routes).put(roster::set_routes),
         )
+        .route("/compare/kinds", get(compare::kinds))
+        .route("/compare/kinds/{kind}/template", get(compare::template))
+        .route(
+            "/compare/feeds",
+            get(compare::feeds)
+                .post(compare::deliver)
+                .layer(axum::extract::DefaultBodyLimit::max(FEED_LIMIT)),
+        )
+        .route("/compare/ledger", get(compare::ledger))
+        .route(
+            "/compare/rules",
+            get(compare::rules).post(compare::save_rules),
+        )
+        .route("/compare/runs", get(compare::runs).post(compare::start_run))
+        .route("/compare/runs/{id}", get(compare::run))
+        .route("/compare/jobs/{token}", get(compare::run_job))
+        .route("/clues", get(compare::clues))
+        .route("/clues/export.xlsx", get(compare::export))
+        .route("/clues/{id}", get(compare::clue))
+        .route("/clues/{id}/outcome", post(compare::outcome))
+        .route("/clues/{id}/warning", post(compare::to_warning))
+        .route("/match-reviews", get(compare::reviews))
+        .route("/match-reviews/{id}/decision", post(compare::decide))
 }
+
+/// Largest delivery of data for comparison accepted in one request.
+pub const FEED_LIMIT: usize = liandong_service::compare::FEED_MAX_BYTES;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -277,6 +304,10 @@ impl Modify for BearerAuth {
         roster::push, roster::list, roster::get_one, roster::sign, roster::verify, roster::close,
         roster::routes, roster::set_routes, roster::stream,
         policies::list, policies::create, policies::get_one, policies::follow_up, policies::attach,
+        compare::kinds, compare::deliver, compare::feeds, compare::ledger, compare::rules, compare::save_rules,
+        compare::start_run, compare::run_job, compare::runs, compare::run,
+        compare::clues, compare::clue, compare::outcome, compare::to_warning,
+        compare::reviews, compare::decide,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -291,6 +322,7 @@ impl Modify for BearerAuth {
         (name = "monthly", description = "月度工作：自查、问题整改台账、乡镇评分、例会、核查、交办、资料报送、月度关账"),
         (name = "roster", description = "脱贫户和监测对象名单：导入、脱敏与查看、动态监测"),
         (name = "warnings", description = "信息预警：推送、签收、核实、办结，实时推送"),
+        (name = "compare", description = "信息比对：数据报送台账、比对规则、比对运行、风险线索核实与转预警、待确认匹配"),
         (name = "policies", description = "政策共享：发布、中文全文检索、月度更新清单、落实情况"),
         (name = "scoring", description = "评分、排序、申诉与审定（附件4《奖优惩后评分细则》）"),
     )

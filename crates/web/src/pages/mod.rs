@@ -2,6 +2,7 @@
 //! the signed-in role can use.
 
 pub(crate) mod audit;
+pub(crate) mod compare;
 mod home;
 pub(crate) mod monthly;
 pub(crate) mod notices;
@@ -195,6 +196,30 @@ pub fn routes() -> Router<AppState> {
             post(policies::attach)
                 .layer(axum::extract::DefaultBodyLimit::max(scoring::IMPORT_LIMIT)),
         )
+        .route("/compare", get(compare::workbench))
+        .route("/compare/runs", post(compare::start_run))
+        .route("/compare/jobs/{token}", get(compare::job))
+        .route("/compare/runs/{id}", get(compare::run))
+        .route(
+            "/compare/feeds",
+            get(compare::feeds)
+                .post(compare::deliver)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::api::FEED_LIMIT)),
+        )
+        .route(
+            "/compare/kinds/{kind}/template.xlsx",
+            get(crate::api::compare::template),
+        )
+        .route("/compare/clues", get(compare::clues))
+        .route("/compare/clues/{id}", get(compare::clue))
+        .route("/compare/clues/{id}/outcome", post(compare::settle))
+        .route("/compare/clues/{id}/warning", post(compare::hand_off))
+        .route("/compare/reviews", get(compare::reviews))
+        .route("/compare/reviews/{id}/decision", post(compare::decide))
+        .route(
+            "/compare/rules",
+            get(compare::rules).post(compare::save_rules),
+        )
         .route("/warnings/{id}", get(roster::warning))
         .route("/warnings/{id}/sign", post(roster::sign))
         .route("/warnings/{id}/verify", post(roster::verify))
@@ -240,6 +265,7 @@ impl Layout {
             add("/monthly", "月度工作");
             add("/roster", "农户名单");
             add("/warnings", "信息预警");
+            add("/compare", "信息比对");
             add("/policies", "政策共享");
             if role != liandong_domain::Role::Township {
                 add("/rankings", "评分排序");

@@ -1,0 +1,697 @@
+//! Data comparison in the server, through the API and the pages of the demo county:
+//! deliveries checked whole and refused with row and column, the feed ledger and its month
+//! close proposals, runs with progress, clues raised once, routed, verified and handed off,
+//! the review queue remembered by the next run, and the rule library's versions.
+
+use std::time::Duration;
+
+use chrono::Datelike;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn this_month() -> String {
+    let today = liandong_domain::deadline::county_date(chrono::Utc::now());
+    format!("{}-{:02}", today.year(), today.month())
+}
+
+async fn deliver(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/compare/feeds?{query}")))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// Starts a run and waits for it; the run as the API shows it.
+async fn run(app: &TestApp, office: &str) -> Value {
+    let res = app
+        .send(Method::POST, office, "/api/v1/compare/runs", json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job = json(res).await;
+    let token = job["token"].as_str().expect("token").to_owned();
+    for _ in 0..600 {
+        let j = json(
+            app.get(office, &format!("/api/v1/compare/jobs/{token}"))
+                .await,
+        )
+        .await;
+        match j["state"].as_str() {
+            Some("done") => {
+                let id = j["run_id"].as_i64().expect("run id");
+                return json(app.get(office, &format!("/api/v1/compare/runs/{id}")).await).await;
+            }
+            Some("failed") => panic!("run failed: {j}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    panic!("run did not finish");
+}
+
+async fn clues(app: &TestApp, token: &str, query: &str) -> Value {
+    let res = app.get(token, &format!("/api/v1/clues?{query}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    json(res).await
+}
+
+#[tokio::test]
+async fn deliveries_are_checked_whole_recorded_once_and_refused_with_row_and_column() {
+    let app = TestApp::spawn().await;
+    let medinsure = app.token("dept-medinsure", DEMO_PASSWORD).await;
+    let edu = app.token("dept-edu", DEMO_PASSWORD).await;
+    let month = this_month();
+    let before = json(app.get(&medinsure, "/api/v1/compare/feeds").await).await;
+    let n = before.as_array().expect("list").len();
+
+    let good =
+        "身份证号,姓名,结算日期,总费用,个人自付\n411321197001010013,张三,2024-03-05,1200.50,300\n";
+    let q = format!("kind=medical_expense&due_month={month}&file_name=march.csv");
+    let res = deliver(&app, &medinsure, &q, good.into()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let d = json(res).await;
+    assert_eq!(d["rows"], 1);
+    assert_eq!(d["due_month"], month.as_str());
+    assert_eq!(d["department"], "县医保局");
+    assert_eq!(d["files"], json!(["march.csv"]));
+    assert_eq!(d["duplicate"], false);
+    // The file is sealed on disk: its bytes are nowhere in clear.
+    let sealed = std::fs::read(
+        app.dir
+            .path()
+            .join("feeds")
+            .join(format!("{}.sealed", d["sha256"].as_str().expect("sha"))),
+    )
+    .expect("sealed file");
+    assert!(!sealed.windows(18).any(|w| w == b"411321197001010013"));
+
+    let again = deliver(&app, &medinsure, &q, good.into()).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again = json(again).await;
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], d["id"]);
+
+    let bad = "身份证号,姓名,结算日期,总费用,个人自付\n411321197001010013,张三,2024-03-05,1200,300\n411321197001010021,李四,2024-13-40,80,20\n";
+    let (code, message) = error_code(
+        deliver(&app, &medinsure, &q, bad.into()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "validation_failed");
+    assert!(
+        message.contains("march.csv 第 3 行“结算日期”列"),
+        "{message}"
+    );
+
+    let missing = "身份证号,姓名,总费用\n411321197001010013,张三,1200\n";
+    let (_, message) = error_code(
+        deliver(&app, &medinsure, &q, missing.into()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        message.contains("缺少必需的列：结算日期、个人自付"),
+        "{message}"
+    );
+
+    // Another department's data is not this one's to deliver.
+    let (_, message) = error_code(
+        deliver(&app, &edu, &q, good.replace("300", "301").into()).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(message.contains("县医保局"), "{message}");
+    // A quarterly kind has no deadline in the second month of a quarter.
+    let (code, _) = error_code(
+        deliver(
+            &app,
+            &app.token("dept-housing", DEMO_PASSWORD).await,
+            "kind=unsafe_housing&due_month=2024-05",
+            "身份证号,姓名,鉴定等级,鉴定日期\n411321197001010013,张三,C级,2024-03-05\n".into(),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "validation_failed");
+
+    // Nothing was written by the refusals.
+    let after = json(app.get(&medinsure, "/api/v1/compare/feeds").await).await;
+    assert_eq!(after.as_array().expect("list").len(), n + 1);
+
+    // Several files in one delivery, as a multipart form.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(good.replace("1200.50", "99").into_bytes())
+                .file_name("一月.csv"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(good.replace("2024-03-05", "2024-04-01").into_bytes())
+                .file_name("二月.csv"),
+        );
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/compare/feeds?kind=medical_expense&due_month={month}"
+        )))
+        .bearer_auth(&medinsure)
+        .multipart(form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let d = json(res).await;
+    assert_eq!(d["rows"], 2);
+    assert_eq!(d["files"], json!(["一月.csv", "二月.csv"]));
+
+    // The ledger of the month shows the delivery as on time (the deadline is a later day or
+    // it was delivered late, never missing).
+    let ledger = json(
+        app.get(&edu, &format!("/api/v1/compare/ledger?month={month}"))
+            .await,
+    )
+    .await;
+    let line = ledger
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .find(|l| l["kind"] == "medical_expense")
+        .expect("medical line")
+        .clone();
+    assert!(line["delivered_at"].is_string());
+    assert_ne!(line["status"], "missing");
+}
+
+#[tokio::test]
+async fn missing_feeds_are_proposed_when_the_month_closes() {
+    let app = TestApp::spawn().await;
+    let office = app.token("office", DEMO_PASSWORD).await;
+    // The demo delivers nothing of 残疾人证 (monthly by the 10th): last month missed it. Before
+    // the county's first delivery nothing is due.
+    let today = liandong_domain::deadline::county_date(chrono::Utc::now());
+    let last = liandong_domain::Month::of(today).prev();
+    let res = app
+        .get(&office, &format!("/api/v1/monthly/{last}/close-preview"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let proposals = json(res).await;
+    let feed: Vec<&Value> = proposals
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|p| p["fact"].as_str().is_some_and(|f| f.starts_with("feed:")))
+        .collect();
+    let disability = feed
+        .iter()
+        .find(|p| p["department"] == "县残联")
+        .expect("残联's missing feed proposed");
+    assert_eq!(disability["rule"], "report.missing");
+    assert!(disability["note"]
+        .as_str()
+        .expect("note")
+        .contains(&format!("比对数据“残疾人证”截至 {last}-10 23:59 未报送")));
+    assert_eq!(
+        disability["fact_url"],
+        format!("/compare/feeds?month={last}")
+    );
+    let early = json(
+        app.get(&office, "/api/v1/monthly/2024-02/close-preview")
+            .await,
+    )
+    .await;
+    assert!(!early.to_string().contains("feed:"), "{early}");
+    let ledger = json(
+        app.get(&office, "/api/v1/compare/ledger?month=2024-02")
+            .await,
+    )
+    .await;
+    assert!(!ledger.to_string().contains("\"missing\""), "{ledger}");
+}
+
+#[tokio::test]
+async fn runs_raise_each_clue_once_route_it_and_count_each_rules_precision() {
+    let app = TestApp::spawn().await;
+    let office = app.token("office", DEMO_PASSWORD).await;
+    let all = clues(&app, &office, "").await;
+    let total = all["total"].as_i64().expect("total");
+    assert!(total > 20, "the demo run raised clues: {total}");
+    // Every clue carries its evidence and masked people.
+    for c in all["items"].as_array().expect("items") {
+        assert!(!c["evidence"].as_str().expect("evidence").is_empty());
+        for s in c["subjects"].as_array().expect("subjects") {
+            assert!(s["id_number"].as_str().expect("id").contains("**********"));
+        }
+    }
+
+    // The same data again: nothing new, everything counted as already open.
+    let second = run(&app, &office).await;
+    assert_eq!(second["clues"], 0, "{}", second["summary"]);
+    assert!(second["summary"]
+        .as_str()
+        .expect("summary")
+        .contains("仍在处置中，不重复推送"));
+    assert_eq!(clues(&app, &office, "").await["total"], total);
+
+    // A township sees its own; a department what is routed to it.
+    let towns = json(app.get(&office, "/api/v1/townships").await).await;
+    let town = towns
+        .as_array()
+        .expect("townships")
+        .iter()
+        .find(|t| t["name"] == "城关镇")
+        .expect("城关镇")
+        .clone();
+    let town_token = app
+        .token(
+            &format!("town-{}", town["code"].as_str().expect("code")),
+            DEMO_PASSWORD,
+        )
+        .await;
+    let mine = clues(&app, &town_token, "status=open").await;
+    let mine_items = mine["items"].as_array().expect("items").clone();
+    assert!(!mine_items.is_empty());
+    assert!(mine["total"].as_i64().expect("n") < total);
+    assert!(mine_items.iter().all(|c| c["township"] == "城关镇"));
+    let edu = app.token("dept-edu", DEMO_PASSWORD).await;
+    let routed = clues(&app, &edu, "").await;
+    assert!(routed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|c| c["departments"].as_str().expect("d").contains("县教育局")));
+    let others = clues(&app, &office, "status=open").await;
+    let foreign = others["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["township"] != "城关镇" && !c["township"].is_null())
+        .expect("a clue elsewhere")
+        .clone();
+    let res = app
+        .get(&town_token, &format!("/api/v1/clues/{}", foreign["id"]))
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // The township verifies one of its clues; once.
+    let risky = mine_items
+        .iter()
+        .find(|c| c["finding"] != "eligibility_doubt")
+        .expect("a risk clue")
+        .clone();
+    let id = risky["id"].as_i64().expect("id");
+    let path = format!("/api/v1/clues/{id}/outcome");
+    let (code, _) = error_code(
+        app.send(
+            Method::POST,
+            &town_token,
+            &path,
+            json!({"result": "confirmed", "note": " "}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "validation_failed");
+    let res = app
+        .send(
+            Method::POST,
+            &town_token,
+            &path,
+            json!({"result": "confirmed", "note": "入户核实属实"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json(res).await["status"], "confirmed");
+    let res = app
+        .send(
+            Method::POST,
+            &town_token,
+            &path,
+            json!({"result": "dismissed", "note": "再核"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let rules = json(app.get(&office, "/api/v1/compare/rules").await).await;
+    let tally = rules["tallies"]
+        .as_array()
+        .expect("tallies")
+        .iter()
+        .find(|t| t["rule"] == risky["rule"])
+        .expect("tally")
+        .clone();
+    assert!(tally["confirmed"].as_i64().expect("n") >= 1);
+    let p = tally["precision"].as_f64().expect("precision");
+    let expected = tally["confirmed"].as_f64().expect("c")
+        / (tally["confirmed"].as_f64().expect("c") + tally["dismissed"].as_f64().expect("d"));
+    assert!((p - expected).abs() < 1e-9);
+
+    // Handed off as a warning, once; a doubt about eligibility is not a risk to warn of.
+    let res = app
+        .send(
+            Method::POST,
+            &town_token,
+            &format!("/api/v1/clues/{id}/warning"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let w = json(res).await;
+    assert_eq!(w["township"], "城关镇");
+    assert!(w["summary"]
+        .as_str()
+        .expect("summary")
+        .contains(&format!("比对线索第 {id} 号")));
+    let res = app
+        .send(
+            Method::POST,
+            &town_token,
+            &format!("/api/v1/clues/{id}/warning"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        json(app.get(&office, &format!("/api/v1/clues/{id}")).await).await["warning_id"],
+        w["id"]
+    );
+    let doubt = clues(&app, &office, "rule=vehicle_owner").await["items"][0].clone();
+    let res = app
+        .send(
+            Method::POST,
+            &office,
+            &format!("/api/v1/clues/{}/warning", doubt["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+
+    // The export is masked unless a reason is given, and then it is logged.
+    let res = app
+        .get(&office, "/api/v1/clues/export.xlsx?status=open")
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cells = xlsx_cells(&res.bytes().await.expect("bytes"));
+    assert!(cells.iter().any(|c| c.contains("**********")));
+    assert!(!cells
+        .iter()
+        .any(|c| c.len() == 18 && c.starts_with("411321")));
+    let res = app
+        .get(
+            &office,
+            "/api/v1/clues/export.xlsx?status=open&reason=%E5%85%A5%E6%88%B7%E6%A0%B8%E5%AE%9E",
+        )
+        .await;
+    let cells = xlsx_cells(&res.bytes().await.expect("bytes"));
+    assert!(cells
+        .iter()
+        .any(|c| c.len() == 18 && c.starts_with("411321")));
+    let admin = app.admin().await;
+    let log = json(
+        app.get(&admin, "/api/v1/audit?action=clue.export_unmasked")
+            .await,
+    )
+    .await;
+    assert!(log.to_string().contains("入户核实"), "{log}");
+    let (code, _) = error_code(
+        app.get(&edu, "/api/v1/clues/export.xlsx?reason=x").await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(code, "forbidden");
+}
+
+#[tokio::test]
+async fn a_confirmed_match_is_remembered_by_the_next_run() {
+    let app = TestApp::spawn().await;
+    let office = app.token("office", DEMO_PASSWORD).await;
+    let pending = json(app.get(&office, "/api/v1/match-reviews").await).await;
+    let items = pending.as_array().expect("list").clone();
+    assert_eq!(
+        items.len(),
+        1,
+        "the same row of three months is one question: {pending}"
+    );
+    let item = &items[0];
+    assert!(item["raw_id"].as_str().expect("raw").contains('*'));
+    let candidates = item["candidates"].as_array().expect("candidates");
+    assert!(candidates.len() >= 2);
+    let path = format!("/api/v1/match-reviews/{}/decision", item["id"]);
+    let (code, _) = error_code(
+        app.send(Method::POST, &office, &path, json!({"person_id": 999_999}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "validation_failed");
+    let medinsure = app.token("dept-medinsure", DEMO_PASSWORD).await;
+    let res = app
+        .send(
+            Method::POST,
+            &medinsure,
+            &path,
+            json!({"person_id": candidates[0]["person_id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .send(
+            Method::POST,
+            &office,
+            &path,
+            json!({"person_id": candidates[0]["person_id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json(res).await["status"], "confirmed");
+
+    let next = run(&app, &office).await;
+    assert_eq!(next["reviews"], 0, "{}", next["summary"]);
+    let summary = next["summary"].as_str().expect("summary");
+    assert!(summary.contains("待人工确认 0 行"), "{summary}");
+    assert!(json(app.get(&office, "/api/v1/match-reviews").await)
+        .await
+        .as_array()
+        .expect("list")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn rule_libraries_are_checked_versioned_and_used_by_the_next_run() {
+    let app = TestApp::spawn().await;
+    let office = app.token("office", DEMO_PASSWORD).await;
+    let current = json(app.get(&office, "/api/v1/compare/rules").await).await;
+    assert_eq!(current["in_use"], "内置默认规则");
+    let mut rules = current["rules"].clone();
+    let year = liandong_domain::deadline::county_date(chrono::Utc::now()).year();
+    rules["policy_year"] = json!(year);
+    let list = rules["rules"].as_array_mut().expect("rules");
+    let medical = list
+        .iter_mut()
+        .find(|r| r["code"] == "medical_oop_monitored")
+        .expect("rule");
+    medical["aggregate"]["at_least"] = json!(1000);
+
+    let mut broken = rules.clone();
+    broken["rules"][0]["filters"] = json!([{"op": "within_days", "field": "nonsense", "days": 10}]);
+    let (code, message) = error_code(
+        app.send(
+            Method::POST,
+            &office,
+            "/api/v1/compare/rules",
+            json!({"rules": broken}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(code, "validation_failed");
+    assert!(message.contains("nonsense"), "{message}");
+    let dept = app.token("dept-medinsure", DEMO_PASSWORD).await;
+    let res = app
+        .send(
+            Method::POST,
+            &dept,
+            "/api/v1/compare/rules",
+            json!({"rules": rules}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = app
+        .send(
+            Method::POST,
+            &office,
+            "/api/v1/compare/rules",
+            json!({"rules": rules, "note": "门槛降至 1000 元"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let saved = json(res).await;
+    assert_eq!(saved["in_use"], format!("{year} 年第 1 版"));
+    assert_eq!(saved["versions"][0]["note"], "门槛降至 1000 元");
+
+    let before = clues(&app, &office, "rule=medical_oop_monitored").await["total"]
+        .as_i64()
+        .expect("n");
+    let next = run(&app, &office).await;
+    assert_eq!(next["ruleset"], format!("{year} 年第 1 版"));
+    let after = clues(&app, &office, "rule=medical_oop_monitored").await["total"]
+        .as_i64()
+        .expect("n");
+    assert!(
+        after > before,
+        "a lower threshold finds more: {before} -> {after}"
+    );
+}
+
+#[tokio::test]
+async fn the_workbench_pages_show_the_county_and_take_uploads() {
+    let app = TestApp::spawn().await;
+    let office = form_sign_in(&app, "office", DEMO_PASSWORD).await;
+    for (page, selector) in [
+        ("/compare", "tr.run"),
+        ("/compare/feeds", "tr.ledger-line"),
+        ("/compare/clues", "tr.clue"),
+        ("/compare/reviews", "div.review"),
+        ("/compare/rules", "tr.rule"),
+        ("/compare/runs/1", "#run-feeds tr"),
+    ] {
+        let res = office.get(app.url(page)).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::OK, "{page}");
+        let html = res.text().await.expect("html");
+        assert!(select_count(&html, selector) > 0, "{page} shows {selector}");
+    }
+    let html = office
+        .get(app.url("/compare/clues/1"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(select_count(&html, "#clue-evidence") == 1);
+
+    // A department uploads through the form: checked, then listed.
+    let dept = form_sign_in(&app, "dept-edu", DEMO_PASSWORD).await;
+    let csrf = csrf_of(&dept, &app, "/compare/feeds").await;
+    let html = dept
+        .get(app.url("/compare/feeds"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert_eq!(select_texts(&html, "#f-kind option"), ["学生学籍"]);
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "school_enrollment")
+        .text("due_month", "2024-09")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(
+                "身份证号,姓名,学校,学籍状态\n411321201501010012,王小,城关小学,在读\n"
+                    .as_bytes()
+                    .to_vec(),
+            )
+            .file_name("学籍.csv"),
+        );
+    let res = dept
+        .post(app.url(&format!("/compare/feeds?_csrf={csrf}")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().expect("loc").to_owned();
+    assert!(to.starts_with("/compare/feeds?month=2024-09"), "{to}");
+    let html = dept
+        .get(app.url(&to))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("数据已报送，检查通过。"));
+    let line = select_texts(&html, "tr.ledger-line[data-kind=school_enrollment] td");
+    assert!(line.iter().any(|c| c == "dept-edu"), "{line:?}");
+
+    // The office starts a run from the page and lands on the progress page.
+    let csrf = csrf_of(&office, &app, "/compare").await;
+    let res = office
+        .post(app.url("/compare/runs"))
+        .form(&[("_csrf", csrf.as_str()), ("as_of", "")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().expect("loc").to_owned();
+    assert!(to.starts_with("/compare/jobs/"), "{to}");
+    let mut landed = String::new();
+    for _ in 0..200 {
+        let res = office.get(app.url(&to)).send().await.expect("get");
+        if res.status() == StatusCode::SEE_OTHER {
+            landed = res.headers()["location"].to_str().expect("loc").to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(landed.starts_with("/compare/runs/"), "{landed}");
+}
+
+#[tokio::test]
+async fn dashboards_remind_townships_of_clues_and_departments_of_feeds() {
+    let app = TestApp::spawn().await;
+    let office = app.token("office", DEMO_PASSWORD).await;
+    let open =
+        clues(&app, &office, "status=open&rule=medical_oop_monitored").await["items"][0].clone();
+    let town_id = open["township_id"].as_i64().expect("township");
+    let towns = json(app.get(&office, "/api/v1/townships").await).await;
+    let code = towns
+        .as_array()
+        .expect("townships")
+        .iter()
+        .find(|t| t["id"] == town_id)
+        .expect("its township")["code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let town = app.token(&format!("town-{code}"), DEMO_PASSWORD).await;
+    let reminders = json(app.get(&town, "/api/v1/reminders").await).await;
+    let href = format!("/compare/clues/{}", open["id"]);
+    let r = reminders
+        .as_array()
+        .expect("reminders")
+        .iter()
+        .find(|r| r["url"] == href.as_str())
+        .unwrap_or_else(|| panic!("a reminder to verify {href}: {reminders}"))
+        .clone();
+    assert!(r["what"]
+        .as_str()
+        .expect("what")
+        .starts_with("核实比对线索第"));
+    // Verified, it leaves the dashboard.
+    let res = app
+        .send(
+            Method::POST,
+            &town,
+            &format!("/api/v1/clues/{}/outcome", open["id"]),
+            json!({"result": "dismissed", "note": "已由其他渠道解决"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let reminders = json(app.get(&town, "/api/v1/reminders").await).await;
+    assert!(!reminders.to_string().contains(&href));
+    // 县残联 has delivered nothing: this month's deadline is on its dashboard.
+    let disabled = app.token("dept-disabled", DEMO_PASSWORD).await;
+    let reminders = json(app.get(&disabled, "/api/v1/reminders").await).await;
+    assert!(
+        reminders.to_string().contains("报送比对数据“残疾人证”"),
+        "{reminders}"
+    );
+}
