@@ -162,8 +162,8 @@ pub struct Run<'a> {
     pub decided: Option<&'a DecisionLookup<'a>>,
 }
 
-/// Looks up a person's earlier decision by the row's ID as given and its name.
-pub type DecisionLookup<'a> = dyn Fn(&str, &str) -> Decided + Sync + 'a;
+/// Looks up a person's earlier decision by the row's data kind, its ID as given and its name.
+pub type DecisionLookup<'a> = dyn Fn(DataKind, &str, &str) -> Decided + Sync + 'a;
 
 /// A person's earlier decision on a row whose ID failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,12 +207,13 @@ impl Run<'_> {
                         .find(|f| f.0 == row)
                         .map(|f| f.1.as_str());
                     let name = name_col.and_then(|c| part.text(c, row as usize));
-                    match decided(raw.unwrap_or_default(), name.unwrap_or_default()) {
+                    match decided(ds.kind, raw.unwrap_or_default(), name.unwrap_or_default()) {
                         Decided::Confirmed(key) => {
                             if let Some(person) = self.roster.person(key.get()) {
+                                // A person's word, not proof: as sure as the surest fallback.
                                 resolution = Resolution::Matched(crate::fuzzy::Candidate {
                                     person,
-                                    confidence: 1.0,
+                                    confidence: crate::fuzzy::ACCEPT,
                                 });
                             }
                         }

@@ -271,7 +271,7 @@ pub fn summary(report: &RunReport, seconds: f64) -> String {
         match &r.skipped {
             Some(why) => s.push_str(&format!("规则 {}：未运行，{}\n", r.code, why)),
             None if r.already_open > 0 => s.push_str(&format!(
-                "规则 {}：线索 {} 条（另有 {} 条仍在处置中，不重复推送）\n",
+                "规则 {}：线索 {} 条（另有 {} 条仍在处置或近期已核实，不重复推送）\n",
                 r.code, r.clues, r.already_open
             )),
             None => s.push_str(&format!("规则 {}：线索 {} 条\n", r.code, r.clues)),

@@ -630,8 +630,8 @@ fn a_decision_on_a_row_the_fallback_cannot_settle_is_remembered() {
     let (clues, report) = with(None);
     assert!(of(&clues, "medical_oop_monitored").is_empty());
     assert_eq!(report.matched_fuzzy, 0);
-    let confirmed = |raw: &str, name: &str| {
-        if raw == "4.11321E+17" && name == "张大" {
+    let confirmed = |kind: DataKind, raw: &str, name: &str| {
+        if kind == DataKind::MedicalExpense && raw == "4.11321E+17" && name == "张大" {
             Decided::Confirmed(key)
         } else {
             Decided::Undecided
@@ -643,7 +643,7 @@ fn a_decision_on_a_row_the_fallback_cannot_settle_is_remembered() {
     assert_eq!(found[0].subjects[0].name, "张大");
     assert_eq!(found[0].subjects[0].method, MatchMethod::Fuzzy);
     assert_eq!(report.matched_fuzzy, 1);
-    let rejected = |_: &str, _: &str| Decided::Rejected;
+    let rejected = |_: DataKind, _: &str, _: &str| Decided::Rejected;
     let (clues, report) = with(Some(&rejected));
     assert!(of(&clues, "medical_oop_monitored").is_empty());
     assert!(report.review.is_empty());

@@ -43,6 +43,7 @@ pub enum RunState {
 #[derive(Debug)]
 pub struct CompareJob {
     pub user_id: i64,
+    pub started: std::time::Instant,
     pub phase: Mutex<String>,
     pub done: AtomicUsize,
     pub total: AtomicUsize,
@@ -126,8 +127,32 @@ pub fn ledger_status_label(s: &str) -> &'static str {
     }
 }
 
-fn pair_key(vault: &crate::vault::Vault, raw: &str, name: &str) -> String {
-    vault.lookup(&format!("pair|{raw}|{name}"))
+/// Whether a decision on a row can be reused for other rows with the same ID text and name:
+/// only when at least 14 digits (region and birth date) survive. `4.11321E+17` is the same
+/// text for thousands of people; a decision on it holds for its own row only.
+fn reusable(raw: &str) -> bool {
+    raw.bytes()
+        .take_while(|b| !matches!(b, b'E' | b'e' | b'.'))
+        .filter(u8::is_ascii_digit)
+        .count()
+        >= 14
+}
+
+/// The keyed hash a review item and its decision are found by: the data kind, the ID text and
+/// the name; for a weak ID also the row itself.
+fn pair_key(
+    vault: &crate::vault::Vault,
+    kind: DataKind,
+    raw: &str,
+    name: &str,
+    row: Option<(&str, u32)>,
+) -> String {
+    match row {
+        Some((source, row)) if !reusable(raw) => {
+            vault.lookup(&format!("pair|{}|{raw}|{name}|{source}|{row}", kind.code()))
+        }
+        _ => vault.lookup(&format!("pair|{}|{raw}|{name}", kind.code())),
+    }
 }
 
 fn clue_key(vault: &crate::vault::Vault, c: &Clue) -> String {
@@ -189,6 +214,20 @@ impl App {
             .ok_or_else(|| ServiceError::Internal(format!("成员单位中没有 {}", kind.department())))
     }
 
+    /// Refuses early (before a large body is read) a user who may not deliver `kind`.
+    pub async fn check_may_deliver(&self, p: &Principal, kind: DataKind) -> Result<()> {
+        let dept = self.feed_department(kind).await?;
+        if may_deliver(p, dept.id) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "“{}”由{}报送",
+                kind.label(),
+                dept.name
+            )))
+        }
+    }
+
     /// Checks a delivery whole (every file, every sheet, every cell), seals it on disk and
     /// enters it in the ledger; a file with errors refuses the delivery and writes nothing.
     pub async fn deliver_feed(
@@ -230,7 +269,7 @@ impl App {
                 ))
             }
             Some(m) => m,
-            None => self.default_due_month(kind, dept.id, today).await?,
+            None => Self::default_due_month(kind, today),
         };
         self.record_delivery(&p.actor(), kind, dept.id, due_month, files, now.timestamp())
             .await
@@ -254,25 +293,45 @@ impl App {
             hasher.update(data);
         }
         let sha = hex::encode(hasher.finalize());
-        if let Some(d) = self.store.feed_by_hash(kind.code(), &sha).await? {
+        let before = self.store.feed_by_hash(kind.code(), &sha).await?;
+        if let Some(d) = before
+            .as_ref()
+            .filter(|d| d.due_month == due_month.to_string())
+        {
             return Ok(Delivered {
-                delivery: d,
+                delivery: d.clone(),
                 duplicate: true,
             });
         }
+        // An unchanged list delivered again for a new month is a delivery of that month; its
+        // sealed copy is already on disk.
+        let stored = before.is_some();
         let vault = self.vault()?.clone();
         let dir = self.feeds_dir();
         let stored_as = format!("feeds/{sha}.sealed");
         let file_name = format!("{sha}.sealed");
+        let on_event = matches!(
+            kind.cadence(),
+            liandong_compare::kinds::Cadence::OnEvent { .. }
+        );
         let (report, rows, names) = tokio::task::spawn_blocking(move || {
-            let data = liandong_compare::load(kind, &files)
-                .map_err(|e| ServiceError::invalid("file", e.to_string()))?;
-            let report = dataset_summary(kind, &data.report);
-            let rows = data.report.rows;
-            drop(data);
-            std::fs::create_dir_all(&dir)
-                .and_then(|_| std::fs::write(dir.join(file_name), vault.seal_bytes(&frame(&files))))
-                .map_err(|e| ServiceError::Internal(format!("无法保存报送文件：{e}")))?;
+            let (report, rows) = match liandong_compare::load(kind, &files) {
+                Ok(data) => (dataset_summary(kind, &data.report), data.report.rows),
+                // Victims' lists are due monthly even when nothing happened: the template
+                // with no rows says so.
+                Err(liandong_compare::LoadError::NoRows(_)) if on_event => (
+                    format!("{}（{}）：本期无数据", kind.label(), kind.code()),
+                    0,
+                ),
+                Err(e) => return Err(ServiceError::invalid("file", e.to_string())),
+            };
+            if !stored {
+                std::fs::create_dir_all(&dir)
+                    .and_then(|_| {
+                        std::fs::write(dir.join(file_name), vault.seal_bytes(&frame(&files)))
+                    })
+                    .map_err(|e| ServiceError::Internal(format!("无法保存报送文件：{e}")))?;
+            }
             let names: Vec<String> = files.into_iter().map(|f| f.0).collect();
             Ok::<_, ServiceError>((report, rows, names))
         })
@@ -302,28 +361,10 @@ impl App {
         })
     }
 
-    /// The deadline a delivery made today answers: this month's if it has one not yet met,
-    /// else the next.
-    async fn default_due_month(
-        &self,
-        kind: DataKind,
-        department_id: i64,
-        today: NaiveDate,
-    ) -> Result<Month> {
-        let this = Month::of(today);
-        let cadence = kind.cadence();
-        if cadence.due_in(this).is_some() {
-            let met = self
-                .store
-                .first_deliveries(&this.to_string())
-                .await?
-                .iter()
-                .any(|(k, d, _)| k == kind.code() && *d == department_id);
-            if !met {
-                return Ok(this);
-            }
-        }
-        Ok(cadence.next_due_month(this.next()))
+    /// The deadline a delivery made today answers: this month's if it has one, else the next.
+    /// A second delivery in the month corrects this month's; delivering ahead names the month.
+    fn default_due_month(kind: DataKind, today: NaiveDate) -> Month {
+        kind.cadence().next_due_month(Month::of(today))
     }
 
     /// The ledger of `month`: every kind, its deadline in the month and the first delivery
@@ -541,17 +582,22 @@ impl App {
         let token = crate::auth::random_token();
         let job = Arc::new(CompareJob {
             user_id: p.user.id,
+            started: std::time::Instant::now(),
             phase: Mutex::new("准备".into()),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
             state: Mutex::new(RunState::Running),
         });
-        if let Ok(mut jobs) = self.compare_jobs.lock() {
+        {
+            let mut jobs = self
+                .compare_jobs
+                .lock()
+                .map_err(|_| ServiceError::Internal("比对任务表不可用".into()))?;
             if jobs.values().any(|j| j.state() == RunState::Running) {
                 return Err(ServiceError::Conflict("已有比对正在运行，请稍候".into()));
             }
-            // Finished jobs are kept until the next run starts; the run itself stays listed.
-            jobs.clear();
+            // Finished jobs are kept half an hour, long enough to show where they ended.
+            jobs.retain(|_, j| j.started.elapsed() < std::time::Duration::from_secs(1800));
             jobs.insert(token.clone(), job.clone());
         }
         let app = self.clone();
@@ -582,27 +628,45 @@ impl App {
     async fn deliveries_for(&self, as_of: NaiveDate) -> Result<Vec<(DataKind, Vec<FeedDelivery>)>> {
         let all = self.store.feed_deliveries(None, 100_000).await?;
         let mut out = Vec::new();
+        // A month's data is due the month after: the 365 days up to the as-of date are
+        // answered by the 13 calls from 11 months before it to the one after.
         let last = Month::of(as_of).next();
         let mut first = last;
-        for _ in 0..13 {
+        for _ in 0..12 {
             first = first.prev();
         }
         for kind in DataKind::ALL {
-            // Newest first: the first seen of a due month supersedes the later-listed ones.
-            let mine: Vec<&FeedDelivery> = all.iter().filter(|d| d.kind == kind.code()).collect();
-            let picked: Vec<FeedDelivery> = if kind.accumulates() {
-                let mut seen = HashSet::new();
-                mine.into_iter()
-                    .filter(|d| {
-                        d.due_month
-                            .parse::<Month>()
-                            .is_ok_and(|m| m >= first && m <= last)
-                    })
-                    .filter(|d| seen.insert(d.due_month.clone()))
-                    .cloned()
-                    .collect()
-            } else {
+            let mut mine: Vec<&FeedDelivery> = all
+                .iter()
+                .filter(|d| d.kind == kind.code() && d.row_count > 0)
+                .filter(|d| d.due_month.parse::<Month>().is_ok_and(|m| m <= last))
+                .collect();
+            // Newest call first, then the newest delivery answering it.
+            mine.sort_by(|a, b| {
+                b.due_month
+                    .cmp(&a.due_month)
+                    .then(b.delivered_at.cmp(&a.delivered_at))
+            });
+            let picked: Vec<FeedDelivery> = if !kind.accumulates() {
                 mine.into_iter().take(1).cloned().collect()
+            } else {
+                let recent = mine
+                    .into_iter()
+                    .filter(|d| d.due_month.parse::<Month>().is_ok_and(|m| m >= first));
+                if matches!(
+                    kind.cadence(),
+                    liandong_compare::kinds::Cadence::OnEvent { .. }
+                ) {
+                    // Reported as they happen: every batch adds to the others.
+                    recent.cloned().collect()
+                } else {
+                    // One list a month: a second delivery for a month corrects the first.
+                    let mut seen = HashSet::new();
+                    recent
+                        .filter(|d| seen.insert(d.due_month.clone()))
+                        .cloned()
+                        .collect()
+                }
             };
             if !picked.is_empty() {
                 out.push((*kind, picked));
@@ -704,9 +768,12 @@ impl App {
                 datasets.push(data);
             }
             job2.set_phase("按规则比对");
-            let decide = |raw: &str, name: &str| {
+            let decide = |kind: DataKind, raw: &str, name: &str| {
+                if !reusable(raw) {
+                    return Decided::Undecided;
+                }
                 decided
-                    .get(&pair_key(&vault, raw, name))
+                    .get(&pair_key(&vault, kind, raw, name, None))
                     .copied()
                     .unwrap_or(Decided::Undecided)
             };
@@ -850,6 +917,7 @@ impl App {
     /// Whether `p` may hand the clue off as a warning (before or after verifying it).
     pub async fn can_hand_off_clue(&self, p: &Principal, c: &RiskClue) -> bool {
         c.warning_id.is_none()
+            && c.status != "dismissed"
             && c.finding != "eligibility_doubt"
             && (c.household_id.is_some() || c.township_id.is_some())
             && self.may_settle(p, c).await.unwrap_or(false)
@@ -897,6 +965,14 @@ impl App {
                 "线索由所在乡镇或联动办公室转为预警".into(),
             ));
         }
+        if c.status == "dismissed" {
+            return Err(ServiceError::Conflict(
+                "该线索已核实为不属实，不能转为预警".into(),
+            ));
+        }
+        // One hand-off at a time: the warning is pushed (and forwarded) before it is linked.
+        let _one = self.hand_offs.lock().await;
+        let c = self.store.clue(c.id).await?;
         if c.warning_id.is_some() {
             return Err(ServiceError::Conflict("该线索已转为预警".into()));
         }
@@ -979,38 +1055,45 @@ impl App {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>> {
-        let unmask = match reason.map(str::trim).filter(|r| !r.is_empty()) {
-            Some(r) => {
-                if !matches!(
-                    p.user.role,
-                    Role::OfficeAdmin | Role::OfficeStaff | Role::Township
-                ) {
-                    return Err(ServiceError::Forbidden(
-                        "您的角色不能导出完整身份证号".into(),
-                    ));
-                }
-                self.store
-                    .audit_read(
-                        &p.actor(),
-                        now.timestamp(),
-                        "clue.export_unmasked",
-                        "risk_clue:*",
-                        &serde_json::json!({"reason": r}),
-                    )
-                    .await?;
-                true
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(r) = reason {
+            if !matches!(
+                p.user.role,
+                Role::OfficeAdmin | Role::OfficeStaff | Role::Township
+            ) {
+                return Err(ServiceError::Forbidden(
+                    "您的角色不能导出完整身份证号".into(),
+                ));
             }
-            None => false,
-        };
+            if r.chars().count() > 200 {
+                return Err(ServiceError::invalid("reason", "用途不能超过 200 字"));
+            }
+        }
+        let unmask = reason.is_some();
         let (clues, _) = self
             .clues_for(
                 p,
                 ClueFilter {
                     limit: 100_000,
-                    ..f
+                    offset: 0,
+                    ..f.clone()
                 },
             )
             .await?;
+        if let Some(r) = reason {
+            let people: usize = clues.iter().map(|c| Self::clue_subjects(c).len()).sum();
+            let filter = serde_json::json!({"rule": f.rule, "status": f.status,
+                "township_id": f.township_id, "method": f.method, "run_id": f.run_id});
+            self.store
+                .audit_read(
+                    &p.actor(),
+                    now.timestamp(),
+                    "clue.export_unmasked",
+                    "risk_clue:*",
+                    &serde_json::json!({"reason": r, "clues": clues.len(), "people": people, "filter": filter}),
+                )
+                .await?;
+        }
         let vault = self.vault()?;
         let rows: Vec<Vec<liandong_office::Cell>> = clues
             .iter()
@@ -1239,7 +1322,13 @@ fn stored_review(
     pending: &HashSet<String>,
     person_ids: &HashMap<String, i64>,
 ) -> Option<NewReview> {
-    let key = pair_key(vault, &r.raw_id, &r.name);
+    let key = pair_key(
+        vault,
+        r.kind,
+        &r.raw_id,
+        &r.name,
+        Some((r.source.as_str(), r.row)),
+    );
     if pending.contains(&key) {
         return None;
     }

@@ -134,6 +134,26 @@ impl App {
                     o.name
                 );
             }
+            // A mistyped digit and a miswritten name: near enough to ask, not to take.
+            if back == 0 {
+                if let Some(m) = members.get(28) {
+                    let s = m.id.expose();
+                    let d = (s.as_bytes()[15] - b'0' + 3) % 10;
+                    let mut name: Vec<char> = m.name.chars().collect();
+                    if let Some(last) = name.last_mut() {
+                        *last = if *last == '明' { '平' } else { '明' };
+                    }
+                    let _ = writeln!(
+                        csv,
+                        "{}{}{},{},{},2600.00,1900.00,县人民医院",
+                        &s[..15],
+                        d,
+                        &s[16..],
+                        name.into_iter().collect::<String>(),
+                        covered.day_clamped(22)
+                    );
+                }
+            }
             // Only the region survived the spreadsheet: a person must pick who this is.
             if let Some(m) = members.get(5) {
                 let _ = writeln!(
@@ -293,6 +313,7 @@ impl App {
         };
         let job = Arc::new(CompareJob {
             user_id: 0,
+            started: std::time::Instant::now(),
             phase: Mutex::new(String::new()),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),

@@ -37,6 +37,8 @@ pub struct App {
     pub(crate) vault: std::sync::Arc<std::sync::OnceLock<vault::Vault>>,
     pub(crate) roster_jobs: roster::RosterJobs,
     pub(crate) compare_jobs: compare::CompareJobs,
+    /// Serialises hand-offs of clues to warnings (a warning is pushed before it is linked).
+    pub(crate) hand_offs: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// New warnings, broadcast to every open event stream.
     pub warnings: warnings::WarningHub,
     /// For forwarding warnings to group robots.
@@ -53,6 +55,7 @@ impl App {
             vault: Default::default(),
             roster_jobs: Default::default(),
             compare_jobs: Default::default(),
+            hand_offs: Default::default(),
             warnings: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))

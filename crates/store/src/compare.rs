@@ -191,6 +191,8 @@ pub struct ClueFilter {
     pub status: Option<String>,
     pub township_id: Option<i64>,
     pub method: Option<String>,
+    /// Only the clues a run raised.
+    pub run_id: Option<i64>,
     /// Only clues in these townships or routed to these departments (`None`: all).
     pub units: Option<Vec<i64>>,
     pub limit: i64,
@@ -644,6 +646,7 @@ impl Store {
         cond.push("(CAST($2 AS TEXT) IS NULL OR c.status = $2)".into());
         cond.push("(CAST($3 AS BIGINT) IS NULL OR c.township_id = $3)".into());
         cond.push("(CAST($4 AS TEXT) IS NULL OR c.method = $4)".into());
+        cond.push("(CAST($5 AS BIGINT) IS NULL OR c.run_id = $5)".into());
         let cond = cond.join(" AND ");
         let total = sqlx::query(&format!(
             "SELECT COUNT(*) AS n FROM risk_clue c WHERE {cond}"
@@ -652,15 +655,17 @@ impl Store {
         .bind(f.status.as_deref())
         .bind(f.township_id)
         .bind(f.method.as_deref())
+        .bind(f.run_id)
         .fetch_one(&self.read)
         .await?;
         let rows = sqlx::query(&format!(
-            "{CLUE_SELECT} WHERE {cond} ORDER BY c.id DESC LIMIT $5 OFFSET $6"
+            "{CLUE_SELECT} WHERE {cond} ORDER BY c.id DESC LIMIT $6 OFFSET $7"
         ))
         .bind(f.rule.as_deref())
         .bind(f.status.as_deref())
         .bind(f.township_id)
         .bind(f.method.as_deref())
+        .bind(f.run_id)
         .bind(f.limit)
         .bind(f.offset)
         .fetch_all(&self.read)

@@ -59,6 +59,8 @@
     x.open("GET", "/api/v1/compare/jobs/" + encodeURIComponent(token));
     x.onload = function () {
       var j;
+      // Gone (expired, or the server restarted): the page itself says so.
+      if (x.status !== 200) { window.location.reload(); return; }
       try { j = JSON.parse(x.responseText); } catch (e) { return; }
       if (j.state === "done" && j.run_id) { window.location.href = "/compare/runs/" + j.run_id; return; }
       if (j.state === "failed") { window.location.reload(); return; }

@@ -208,6 +208,8 @@ pub async fn deliver(
     req: Request,
 ) -> AppResult<(StatusCode, Json<FeedDto>)> {
     let kind = parse_kind(&q.kind)?;
+    // Before the body is read: a large upload from someone who may not deliver is refused.
+    st.app.check_may_deliver(u.principal(), kind).await?;
     let due = q
         .due_month
         .as_deref()
@@ -536,7 +538,18 @@ pub struct SubjectDto {
     pub(crate) id_number: String,
     /// `exact`, `normalized` or `fuzzy`
     pub(crate) method: String,
+    pub(crate) method_label: &'static str,
     pub(crate) confidence: f32,
+}
+
+/// A match method in Chinese.
+pub fn method_label(code: &str) -> &'static str {
+    match code {
+        "exact" => "精确",
+        "normalized" => "规范化后",
+        "fuzzy" => "模糊",
+        _ => "",
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -558,6 +571,7 @@ pub struct ClueDto {
     pub(crate) subjects: Vec<SubjectDto>,
     /// The weakest match among its people.
     pub(crate) method: String,
+    pub(crate) method_label: &'static str,
     pub(crate) confidence: f64,
     /// The values against the thresholds and the rows behind them, in words.
     pub(crate) evidence: String,
@@ -605,11 +619,13 @@ pub fn clue_dto(st: &AppState, c: &RiskClue) -> ClueDto {
             .map(|s: ClueSubject| SubjectDto {
                 name: s.name,
                 id_number: s.id_masked,
+                method_label: method_label(&s.method),
                 method: s.method,
                 confidence: s.confidence,
             })
             .collect(),
         method: c.method.clone(),
+        method_label: method_label(&c.method),
         confidence: c.confidence as f64 / 1000.0,
         evidence: c.evidence.clone(),
         departments: c.departments.clone(),
@@ -633,6 +649,8 @@ pub struct ClueQuery {
     pub(crate) township_id: Option<i64>,
     /// `exact`, `normalized` or `fuzzy`
     pub(crate) method: Option<String>,
+    /// Only the clues this run raised.
+    pub(crate) run_id: Option<i64>,
     #[serde(default)]
     pub(crate) page: i64,
 }
@@ -669,9 +687,10 @@ pub fn clue_filter(q: &ClueQuery) -> Result<ClueFilter, AppError> {
         status,
         township_id: q.township_id,
         method,
+        run_id: q.run_id,
         units: None,
         limit: CLUE_PAGE,
-        offset: q.page.max(0) * CLUE_PAGE,
+        offset: q.page.clamp(0, 100_000) * CLUE_PAGE,
     })
 }
 
@@ -761,39 +780,102 @@ pub async fn to_warning(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct ExportQuery {
+/// Filters of an export, as a form or a query string sends them (empty fields mean all).
+#[derive(Deserialize, Default)]
+pub struct ExportFilter {
+    pub(crate) rule: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) township_id: Option<String>,
+    pub(crate) method: Option<String>,
+    pub(crate) run_id: Option<String>,
+}
+
+impl ExportFilter {
+    pub fn filter(&self) -> Result<ClueFilter, AppError> {
+        let int = |s: &Option<String>, field: &str| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<i64>()
+                        .map_err(|_| AppError::invalid(field, format!("“{s}”不是有效的编号")))
+                })
+                .transpose()
+        };
+        clue_filter(&ClueQuery {
+            rule: self.rule.clone(),
+            status: self.status.clone(),
+            township_id: int(&self.township_id, "township_id")?,
+            method: self.method.clone(),
+            run_id: int(&self.run_id, "run_id")?,
+            page: 0,
+        })
+    }
+}
+
+fn xlsx(bytes: Vec<u8>) -> Response {
+    crate::pages::scoring::download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "risk-clues.xlsx",
+    )
+}
+
+/// The clues as a print-ready .xlsx, ID numbers masked.
+pub async fn export(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Query(q): Query<ExportFilter>,
+) -> AppResult<Response> {
+    let bytes = st
+        .app
+        .clues_export(u.principal(), q.filter()?, None, now())
+        .await?;
+    Ok(xlsx(bytes))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UnmaskedExportRequest {
     pub(crate) rule: Option<String>,
     pub(crate) status: Option<String>,
     pub(crate) township_id: Option<i64>,
     pub(crate) method: Option<String>,
-    /// Why full ID numbers are needed; without it they are masked. Logged.
-    pub(crate) reason: Option<String>,
+    pub(crate) run_id: Option<i64>,
+    /// Why full ID numbers are needed (up to 200 characters); written to the operation log
+    /// with the filter and the number of people.
+    pub(crate) reason: String,
 }
 
-/// The clues as a print-ready .xlsx (masked unless a reason is given by a role that may see
-/// full numbers; such exports are logged).
-pub async fn export(
+/// The clues as a print-ready .xlsx with full ID numbers, for the office and townships, with
+/// a reason; logged.
+#[utoipa::path(post, path = "/api/v1/clues/export.xlsx", tag = "compare", request_body = UnmaskedExportRequest,
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn export_unmasked(
     State(st): State<AppState>,
     u: Require<AnyUser>,
-    Query(q): Query<ExportQuery>,
+    AppJson(req): AppJson<UnmaskedExportRequest>,
 ) -> AppResult<Response> {
-    let f = clue_filter(&ClueQuery {
-        rule: q.rule,
-        status: q.status,
-        township_id: q.township_id,
-        method: q.method,
-        page: 0,
-    })?;
+    if req.reason.trim().is_empty() {
+        return Err(AppError::invalid("reason", "请填写导出完整身份证号的用途"));
+    }
     let bytes = st
         .app
-        .clues_export(u.principal(), f, q.reason.as_deref(), now())
+        .clues_export(
+            u.principal(),
+            clue_filter(&ClueQuery {
+                rule: req.rule,
+                status: req.status,
+                township_id: req.township_id,
+                method: req.method,
+                run_id: req.run_id,
+                page: 0,
+            })?,
+            Some(&req.reason),
+            now(),
+        )
         .await?;
-    Ok(crate::pages::scoring::download(
-        bytes,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "risk-clues.xlsx",
-    ))
+    Ok(xlsx(bytes))
 }
 
 // ---- review queue ----

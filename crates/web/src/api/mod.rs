@@ -225,7 +225,10 @@ pub fn routes() -> Router<AppState> {
         .route("/compare/runs/{id}", get(compare::run))
         .route("/compare/jobs/{token}", get(compare::run_job))
         .route("/clues", get(compare::clues))
-        .route("/clues/export.xlsx", get(compare::export))
+        .route(
+            "/clues/export.xlsx",
+            get(compare::export).post(compare::export_unmasked),
+        )
         .route("/clues/{id}", get(compare::clue))
         .route("/clues/{id}/outcome", post(compare::outcome))
         .route("/clues/{id}/warning", post(compare::to_warning))
@@ -306,7 +309,7 @@ impl Modify for BearerAuth {
         policies::list, policies::create, policies::get_one, policies::follow_up, policies::attach,
         compare::kinds, compare::deliver, compare::feeds, compare::ledger, compare::rules, compare::save_rules,
         compare::start_run, compare::run_job, compare::runs, compare::run,
-        compare::clues, compare::clue, compare::outcome, compare::to_warning,
+        compare::clues, compare::clue, compare::outcome, compare::to_warning, compare::export_unmasked,
         compare::reviews, compare::decide,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),

@@ -12,10 +12,9 @@ use serde::Deserialize;
 
 use super::{flash, render, FormData, Layout};
 use crate::api::compare::{
-    clue_dto, clue_filter, feed_dto, kind_dto, ledger_dto, month_or_current, parse_kind,
-    parse_month, parse_outcome, review_dto, review_status, rules_dto, run_dto, run_job_dto,
-    ClueDto, ClueQuery, FeedDto, KindDto, LedgerDto, ReviewDto, RulesDto, RunDto, RunJobDto,
-    CLUE_PAGE,
+    clue_dto, feed_dto, kind_dto, ledger_dto, month_or_current, parse_kind, parse_month,
+    parse_outcome, review_dto, review_status, rules_dto, run_dto, run_job_dto, ClueDto,
+    ExportFilter, FeedDto, KindDto, LedgerDto, ReviewDto, RulesDto, RunDto, RunJobDto, CLUE_PAGE,
 };
 use crate::api::monthly::parse_date;
 use crate::auth::{AnyUser, Auth, Office, PageAuth, Require, Writer};
@@ -231,7 +230,7 @@ pub async fn deliver(
     u: Require<Writer>,
     mut form: Multipart,
 ) -> AppResult<Response> {
-    let mut kind = String::new();
+    let mut kind: Option<DataKind> = None;
     let mut due = String::new();
     let mut files = Vec::new();
     while let Some(field) = form
@@ -240,8 +239,17 @@ pub async fn deliver(
         .map_err(|_| AppError::invalid("file", "上传的文件无法读取或超过大小上限"))?
     {
         match field.name().unwrap_or_default() {
-            "kind" => kind = field.text().await.unwrap_or_default(),
+            "kind" => {
+                let k = parse_kind(&field.text().await.unwrap_or_default())?;
+                // Before any file is read: a large upload from someone who may not deliver
+                // this kind is refused.
+                st.app.check_may_deliver(u.principal(), k).await?;
+                kind = Some(k);
+            }
             "due_month" => due = field.text().await.unwrap_or_default(),
+            "file" if kind.is_none() => {
+                return Err(AppError::invalid("kind", "请选择数据类型"));
+            }
             "file" => {
                 let name = field.file_name().unwrap_or("数据.csv").to_owned();
                 let bytes = field
@@ -255,7 +263,7 @@ pub async fn deliver(
             _ => {}
         }
     }
-    let kind = parse_kind(&kind)?;
+    let kind = kind.ok_or_else(|| AppError::invalid("kind", "请选择数据类型"))?;
     let due = if due.trim().is_empty() {
         None
     } else {
@@ -291,6 +299,7 @@ struct CluesPage {
     status: String,
     township_id: String,
     method: String,
+    run_id: String,
     rules: Vec<String>,
     townships: Vec<(i64, String)>,
     may_unmask: bool,
@@ -302,6 +311,7 @@ pub struct CluesQuery {
     status: Option<String>,
     township_id: Option<String>,
     method: Option<String>,
+    run_id: Option<String>,
     #[serde(default)]
     page: i64,
     msg: Option<String>,
@@ -314,33 +324,28 @@ pub async fn clues(
     Query(q): Query<CluesQuery>,
 ) -> AppResult<Response> {
     let p = u.principal();
-    let township_id = q
-        .township_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<i64>()
-                .map_err(|_| AppError::invalid("township_id", "乡镇无效"))
-        })
-        .transpose()?;
-    let filter = clue_filter(&ClueQuery {
+    let mut filter = ExportFilter {
         rule: q.rule.clone(),
         status: q.status.clone(),
-        township_id,
+        township_id: q.township_id.clone(),
         method: q.method.clone(),
-        page: q.page,
-    })?;
+        run_id: q.run_id.clone(),
+    }
+    .filter()?;
+    let page = q.page.clamp(0, 100_000);
+    filter.offset = page * CLUE_PAGE;
     let (list, total) = st.app.clues_for(p, filter).await?;
     let enc = |s: &Option<String>| {
         url::form_urlencoded::byte_serialize(s.as_deref().unwrap_or_default().as_bytes())
             .collect::<String>()
     };
     let query = format!(
-        "rule={}&status={}&township_id={}&method={}",
+        "rule={}&status={}&township_id={}&method={}&run_id={}",
         enc(&q.rule),
         enc(&q.status),
         enc(&q.township_id),
-        enc(&q.method)
+        enc(&q.method),
+        enc(&q.run_id)
     );
     let today = liandong_domain::deadline::county_date(now());
     let (rules, _) = st.app.ruleset_for(today).await?;
@@ -349,13 +354,14 @@ pub async fn clues(
         flash: message(q.msg.as_deref()),
         rows: list.iter().map(|c| clue_dto(&st, c)).collect(),
         total,
-        page: q.page.max(0),
+        page,
         pages: (total + CLUE_PAGE - 1) / CLUE_PAGE,
         query,
         rule: q.rule.unwrap_or_default(),
         status: q.status.unwrap_or_default(),
         township_id: q.township_id.unwrap_or_default(),
         method: q.method.unwrap_or_default(),
+        run_id: q.run_id.unwrap_or_default(),
         rules: rules.rules.iter().map(|r| r.code.clone()).collect(),
         townships: st
             .app
@@ -381,6 +387,53 @@ struct CluePage {
     c: ClueDto,
     can_settle: bool,
     can_hand_off: bool,
+}
+
+/// The export of the filtered clues, masked.
+pub async fn export(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    Query(q): Query<ExportFilter>,
+) -> AppResult<Response> {
+    let bytes = st
+        .app
+        .clues_export(u.principal(), q.filter()?, None, now())
+        .await?;
+    Ok(super::scoring::download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "risk-clues.xlsx",
+    ))
+}
+
+/// The export with full ID numbers, posted with its reason; logged.
+pub async fn export_unmasked(
+    State(st): State<AppState>,
+    u: Require<AnyUser>,
+    form: FormData,
+) -> AppResult<Response> {
+    let text = |k: &str| Some(form.text(k));
+    let filter = ExportFilter {
+        rule: text("rule"),
+        status: text("status"),
+        township_id: text("township_id"),
+        method: text("method"),
+        run_id: text("run_id"),
+    }
+    .filter()?;
+    let reason = form.text("reason");
+    if reason.trim().is_empty() {
+        return Err(AppError::invalid("reason", "请填写导出完整身份证号的用途"));
+    }
+    let bytes = st
+        .app
+        .clues_export(u.principal(), filter, Some(&reason), now())
+        .await?;
+    Ok(super::scoring::download(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "risk-clues.xlsx",
+    ))
 }
 
 pub async fn clue(

@@ -211,6 +211,10 @@ pub fn routes() -> Router<AppState> {
             get(crate::api::compare::template),
         )
         .route("/compare/clues", get(compare::clues))
+        .route(
+            "/compare/clues/export.xlsx",
+            get(compare::export).post(compare::export_unmasked),
+        )
         .route("/compare/clues/{id}", get(compare::clue))
         .route("/compare/clues/{id}/outcome", post(compare::settle))
         .route("/compare/clues/{id}/warning", post(compare::hand_off))
