@@ -359,7 +359,7 @@ impl Run<'_> {
                     .ok_or_else(|| format!("未提供“{}”数据", kind.label()))?;
                 Ok(self.absent_from_data(rule, data, join, pop, filters, &ctx))
             }
-            (Test::Absence, _) => Ok(self.absent_roster(rule, data, join, &ctx)),
+            (Test::Absence, _) => self.absent_roster(rule, data, join, &ctx),
         }
     }
 
@@ -651,9 +651,32 @@ impl Run<'_> {
         present
     }
 
-    /// Absence rules on roster members: those of the population with no row that counts.
-    fn absent_roster(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
+    /// Absence rules on roster members: those of the population with no row that counts;
+    /// not run when the data holds too few of the population to be a whole list.
+    fn absent_roster(
+        &self,
+        rule: &Rule,
+        data: &Dataset,
+        join: &Join,
+        ctx: &Ctx,
+    ) -> Result<Vec<Clue>, String> {
         let present = self.present(data, join, &rule.filters, ctx);
+        let (mut population, mut found) = (0_usize, 0_usize);
+        for (p, person) in self.roster.persons.iter().enumerate() {
+            if self.in_population(rule, p as u32) {
+                population += 1;
+                found += usize::from(present.contains(&person.key.get()));
+            }
+        }
+        // Small rosters (a village, a test) are taken as they are.
+        if population >= 100 && (found as f64) < rule.min_coverage * population as f64 {
+            return Err(format!(
+                "“{}”数据只含名单中应有人员的 {:.1}%（{found} / {population}），低于 {:.0}%，疑似报送不完整，未据此推送缺失线索",
+                rule.data.label(),
+                100.0 * found as f64 / population as f64,
+                100.0 * rule.min_coverage
+            ));
+        }
         let mut clues = Vec::new();
         for (h, household) in self.roster.households.iter().enumerate() {
             let members = self.roster.members(h as u32);
@@ -728,7 +751,7 @@ impl Run<'_> {
             }
         }
         clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
-        clues
+        Ok(clues)
     }
 
     /// Absence rules whose population is another data set's people (低保 and 特困 without the

@@ -51,10 +51,23 @@ pub struct RuleSpec {
     pub route: Route,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// For an absence rule on roster members: the least share of the population the data
+    /// must contain for its absences to be believed (a list missing half the county is an
+    /// incomplete delivery, not half the county uninsured). Default 0.5.
+    #[serde(default = "half", skip_serializing_if = "is_half")]
+    pub min_coverage: f64,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+fn is_half(v: &f64) -> bool {
+    *v == 0.5
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +273,7 @@ pub struct Rule {
     pub finding: Finding,
     pub severity: Severity,
     pub route: Route,
+    pub min_coverage: f64,
 }
 
 /// A checked rule set.
@@ -399,6 +413,12 @@ impl RuleSet {
                     return Err(fail(format!("“{d}”不是成员单位代码")));
                 }
             }
+            if !(0.0..=1.0).contains(&r.min_coverage) {
+                return Err(RuleError::Rule {
+                    rule: r.code.clone(),
+                    message: "min_coverage 应在 0 到 1 之间".into(),
+                });
+            }
             rules.push(Rule {
                 code: r.code.clone(),
                 title: r.title.clone(),
@@ -411,6 +431,7 @@ impl RuleSet {
                 finding,
                 severity: r.severity,
                 route: r.route.clone(),
+                min_coverage: r.min_coverage,
             });
         }
         Ok(RuleSet {

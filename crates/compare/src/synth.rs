@@ -214,6 +214,7 @@ pub struct County {
     pub damage: Vec<Damage>,
 }
 
+/// The county's townships, as the server's registry names them (a roster naming another is refused).
 const TOWNSHIPS: [&str; 16] = [
     "城关镇",
     "白土岗镇",
@@ -229,7 +230,7 @@ const TOWNSHIPS: [&str; 16] = [
     "马市坪乡",
     "崔庄乡",
     "留山镇",
-    "皇后乡",
+    "李青店镇",
     "城郊乡",
 ];
 const SURNAMES: &[&str] = &[

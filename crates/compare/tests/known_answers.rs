@@ -649,3 +649,53 @@ fn a_decision_on_a_row_the_fallback_cannot_settle_is_remembered() {
     assert!(report.review.is_empty());
     assert_eq!(report.unmatched_failed, 1);
 }
+
+#[test]
+fn an_absence_list_holding_too_few_of_the_population_raises_nothing() {
+    // 200 members; an insurance list holding 40% of them is an incomplete delivery.
+    let ids: Vec<String> = (0..200)
+        .map(|i| id(1960 + i % 40, 3, 3, 100 + i as u16))
+        .collect();
+    let mut csv = String::from("户编号,乡镇,村,姓名,身份证号,与户主关系,户类型\n");
+    for (i, x) in ids.iter().enumerate() {
+        csv.push_str(&format!("H{i},城关镇,东村,村民{i},{x},户主,脱贫户\n"));
+    }
+    let sheet = read_csv(csv.as_bytes(), &[], Limits::default()).expect("csv");
+    let rows = liandong_compare::parse_roster(&sheet, None, &AtomicUsize::new(0)).expect("rows");
+    let roster = Roster::from_rows(rows);
+    let rules = RuleSet::defaults();
+    let open = HashSet::new();
+    let insured = |n: usize| {
+        let mut s = String::from("身份证号,姓名,参保年度\n");
+        for (i, x) in ids.iter().take(n).enumerate() {
+            s.push_str(&format!("{x},村民{i},2024\n"));
+        }
+        [dataset(DataKind::InsuranceEnrollment, &s)]
+    };
+    let run = |data: &[liandong_compare::Dataset]| {
+        Run {
+            roster: &roster,
+            datasets: data,
+            rules: &rules,
+            as_of: date(2024, 11, 30),
+            open: &open,
+            fuzzy: false,
+            decided: None,
+        }
+        .execute(&mut |_, _| {})
+    };
+    let (clues, report) = run(&insured(80));
+    assert!(of(&clues, "not_insured").is_empty());
+    let outcome = report
+        .rules
+        .iter()
+        .find(|r| r.code == "not_insured")
+        .expect("outcome");
+    assert_eq!(
+        outcome.skipped.as_deref(),
+        Some("“城乡居民医保参保”数据只含名单中应有人员的 40.0%（80 / 200），低于 50%，疑似报送不完整，未据此推送缺失线索")
+    );
+    // Holding 150 of 200: the 50 missing are believed.
+    let (clues, _) = run(&insured(150));
+    assert_eq!(of(&clues, "not_insured").len(), 50);
+}

@@ -515,7 +515,11 @@ impl Store {
         rows.iter().map(|r| get(r, "clue_key")).collect()
     }
 
-    /// Records a run with its clues and review items, in one transaction.
+    /// Records a run with its clues and review items. A county's run can raise a million
+    /// clues: they are written 20,000 to a transaction (a checkpoint of the log follows each commit: smaller ones cost more in all), so that sign-ins and other changes are
+    /// not held up for the whole save.
+    /// The run's summary and its log entry come last: until then the run is not listed (its
+    /// summary is empty), so a run listed is a run saved whole.
     pub async fn record_run(
         &self,
         actor: &Actor,
@@ -524,70 +528,90 @@ impl Store {
         clues: &[NewClue],
         reviews: &[NewReview],
     ) -> Result<CompareRun> {
+        // The run's id is taken first, so that its clues can refer to it; the row is written
+        // once they are all in.
+        let run_id: i64 = {
+            let mut tx = self.write.begin().await?;
+            let r = sqlx::query(
+                "INSERT INTO compare_run (as_of, ruleset, deliveries, summary, clue_count, review_count, millis, started_by, started_at)
+                 VALUES ($1, $2, '', '', 0, 0, 0, $3, $4) RETURNING id",
+            )
+            .bind(&run.as_of)
+            .bind(&run.ruleset)
+            .bind(&actor.username)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            get(&r, "id")?
+        };
+        for batch in clues.chunks(20_000) {
+            let mut tx = self.write.begin().await?;
+            for c in batch {
+                let r = sqlx::query(
+                    "INSERT INTO risk_clue (run_id, rule, title, finding, severity, clue_key, household_id, township_id, subjects, method, confidence, evidence, status, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13) RETURNING id",
+                )
+                .bind(run_id)
+                .bind(&c.rule)
+                .bind(&c.title)
+                .bind(&c.finding)
+                .bind(&c.severity)
+                .bind(&c.clue_key)
+                .bind(c.household_id)
+                .bind(c.township_id)
+                .bind(&c.subjects)
+                .bind(&c.method)
+                .bind(c.confidence)
+                .bind(&c.evidence)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+                let id: i64 = get(&r, "id")?;
+                for unit in &c.routes {
+                    sqlx::query(
+                        "INSERT INTO risk_clue_route (clue_id, unit_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(unit)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        for batch in reviews.chunks(5_000) {
+            let mut tx = self.write.begin().await?;
+            for v in batch {
+                sqlx::query(
+                    "INSERT INTO match_review (run_id, kind, source, row_no, raw_masked, name, pair_key, candidates, status)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
+                )
+                .bind(run_id)
+                .bind(&v.kind)
+                .bind(&v.source)
+                .bind(v.row_no)
+                .bind(&v.raw_masked)
+                .bind(&v.name)
+                .bind(&v.pair_key)
+                .bind(&v.candidates)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
         let mut tx = self.write.begin().await?;
-        let r = sqlx::query(
-            "INSERT INTO compare_run (as_of, ruleset, deliveries, summary, clue_count, review_count, millis, started_by, started_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        sqlx::query(
+            "UPDATE compare_run SET deliveries = $1, summary = $2, clue_count = $3, review_count = $4, millis = $5 WHERE id = $6",
         )
-        .bind(&run.as_of)
-        .bind(&run.ruleset)
         .bind(&run.deliveries)
         .bind(&run.summary)
         .bind(clues.len() as i64)
         .bind(reviews.len() as i64)
         .bind(run.millis)
-        .bind(&actor.username)
-        .bind(at)
-        .fetch_one(&mut *tx)
+        .bind(run_id)
+        .execute(&mut *tx)
         .await?;
-        let run_id: i64 = get(&r, "id")?;
-        for c in clues {
-            let r = sqlx::query(
-                "INSERT INTO risk_clue (run_id, rule, title, finding, severity, clue_key, household_id, township_id, subjects, method, confidence, evidence, status, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13) RETURNING id",
-            )
-            .bind(run_id)
-            .bind(&c.rule)
-            .bind(&c.title)
-            .bind(&c.finding)
-            .bind(&c.severity)
-            .bind(&c.clue_key)
-            .bind(c.household_id)
-            .bind(c.township_id)
-            .bind(&c.subjects)
-            .bind(&c.method)
-            .bind(c.confidence)
-            .bind(&c.evidence)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: i64 = get(&r, "id")?;
-            for unit in &c.routes {
-                sqlx::query(
-                    "INSERT INTO risk_clue_route (clue_id, unit_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(unit)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        for v in reviews {
-            sqlx::query(
-                "INSERT INTO match_review (run_id, kind, source, row_no, raw_masked, name, pair_key, candidates, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
-            )
-            .bind(run_id)
-            .bind(&v.kind)
-            .bind(&v.source)
-            .bind(v.row_no)
-            .bind(&v.raw_masked)
-            .bind(&v.name)
-            .bind(&v.pair_key)
-            .bind(&v.candidates)
-            .execute(&mut *tx)
-            .await?;
-        }
         append(
             &mut tx,
             actor,
@@ -607,15 +631,16 @@ impl Store {
     }
 
     pub async fn compare_runs(&self, limit: i64) -> Result<Vec<CompareRun>> {
-        let rows = sqlx::query("SELECT * FROM compare_run ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM compare_run WHERE summary <> '' ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(run_row).collect()
     }
 
     pub async fn compare_run(&self, id: i64) -> Result<CompareRun> {
-        let r = sqlx::query("SELECT * FROM compare_run WHERE id = $1")
+        let r = sqlx::query("SELECT * FROM compare_run WHERE id = $1 AND summary <> ''")
             .bind(id)
             .fetch_optional(&self.read)
             .await?

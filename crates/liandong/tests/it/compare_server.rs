@@ -324,6 +324,7 @@ async fn runs_raise_each_clue_once_route_it_and_count_each_rules_precision() {
     assert!(mine_items.iter().all(|c| c["township"] == "城关镇"));
     let edu = app.token("dept-edu", DEMO_PASSWORD).await;
     let routed = clues(&app, &edu, "").await;
+    assert!(routed["total"].as_i64().expect("n") >= 2, "{routed}");
     assert!(routed["items"]
         .as_array()
         .expect("items")
