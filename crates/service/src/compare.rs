@@ -16,7 +16,6 @@ use liandong_compare::roster::RosterRow;
 use liandong_compare::rules::{Finding, Severity};
 use liandong_compare::{Clue, DataKind, Roster, RuleSet, Run};
 use liandong_domain::monthly::FeedFact;
-use liandong_domain::roster::RiskType;
 use liandong_domain::{IdKey, IdNumber, Month, Role};
 use liandong_store::{
     ClueFilter, CompareRun, FeedDelivery, MatchReview, NewClue, NewFeedDelivery, NewReview, NewRun,
@@ -1364,11 +1363,6 @@ pub fn finding_label(code: &str) -> &'static str {
 
 pub fn severity_label(code: &str) -> &'static str {
     Severity::from_code(code).map_or("", Severity::label)
-}
-
-/// The label of a risk type code, for filters.
-pub fn risk_label(code: &str) -> Option<&'static str> {
-    RiskType::from_code(code).map(RiskType::label)
 }
 
 #[cfg(test)]

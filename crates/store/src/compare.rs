@@ -331,15 +331,6 @@ impl Store {
         rows.iter().map(feed_row).collect()
     }
 
-    pub async fn feed_delivery(&self, id: i64) -> Result<FeedDelivery> {
-        let r = sqlx::query(&format!("{FEED_SELECT} WHERE f.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound("该数据报送记录"))?;
-        feed_row(&r)
-    }
-
     /// The delivery of these very files for this kind, if it was made before.
     pub async fn feed_by_hash(&self, kind: &str, sha256: &str) -> Result<Option<FeedDelivery>> {
         let r = sqlx::query(&format!(
@@ -516,8 +507,9 @@ impl Store {
     }
 
     /// Records a run with its clues and review items. A county's run can raise a million
-    /// clues: they are written 20,000 to a transaction (a checkpoint of the log follows each commit: smaller ones cost more in all), so that sign-ins and other changes are
-    /// not held up for the whole save.
+    /// clues: they are written 20,000 to a transaction, so that sign-ins and other changes
+    /// are not held up for the whole save (smaller ones cost more in all: a checkpoint of the
+    /// log follows each commit).
     /// The run's summary and its log entry come last: until then the run is not listed (its
     /// summary is empty), so a run listed is a run saved whole.
     pub async fn record_run(

@@ -813,7 +813,8 @@ impl ExportFilter {
     }
 }
 
-fn xlsx(bytes: Vec<u8>) -> Response {
+/// An .xlsx of clues as a download.
+pub(crate) fn xlsx(bytes: Vec<u8>) -> Response {
     crate::pages::scoring::download(
         bytes,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -399,11 +399,7 @@ pub async fn export(
         .app
         .clues_export(u.principal(), q.filter()?, None, now())
         .await?;
-    Ok(super::scoring::download(
-        bytes,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "risk-clues.xlsx",
-    ))
+    Ok(crate::api::compare::xlsx(bytes))
 }
 
 /// The export with full ID numbers, posted with its reason; logged.
@@ -429,11 +425,7 @@ pub async fn export_unmasked(
         .app
         .clues_export(u.principal(), filter, Some(&reason), now())
         .await?;
-    Ok(super::scoring::download(
-        bytes,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "risk-clues.xlsx",
-    ))
+    Ok(crate::api::compare::xlsx(bytes))
 }
 
 pub async fn clue(
