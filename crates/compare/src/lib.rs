@@ -16,6 +16,6 @@ pub mod synth;
 
 pub use engine::{Clue, ClueKey, Decided, MatchMethod, Run, RunReport};
 pub use kinds::DataKind;
-pub use load::{load, Dataset, LoadError};
-pub use roster::{parse_roster, read_roster, Roster, RosterFileError, RosterRow};
+pub use load::{load, load_paths, Dataset, LoadError};
+pub use roster::{parse_roster, read_roster, Roster, RosterFileError, RosterRow, RosterRows};
 pub use rules::RuleSet;

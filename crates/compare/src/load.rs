@@ -6,7 +6,9 @@
 //! cannot be normalised does not refuse it: it is counted by class and the row is kept for the
 //! fuzzy fallback.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
 
 use calamine::{Reader, Xlsx};
 use chrono::{Datelike, NaiveDate};
@@ -318,6 +320,8 @@ impl std::fmt::Display for CellError {
 pub enum LoadError {
     #[error("{0}：文件为空")]
     Empty(String),
+    #[error("{0}：无法读取（{1}）")]
+    Unreadable(String, String),
     #[error("{0}：文件过大（{1} 字节）")]
     TooLarge(String, usize),
     #[error("{0}：不是有效的 .xlsx 表格，也不是 .csv 文本")]
@@ -345,16 +349,56 @@ pub enum LoadError {
 
 /// Reads the files of one data set. `files` are (name shown in reports, content).
 pub fn load(kind: DataKind, files: &[(String, Vec<u8>)]) -> Result<Dataset, LoadError> {
+    let mut loaded = Vec::new();
+    for (name, bytes) in files {
+        loaded.extend(load_one(kind, name, bytes)?);
+    }
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    assemble(kind, loaded, &names, files.iter().map(|f| f.1.len()).sum())
+}
+
+/// Reads the files of one data set from disk: (name shown in reports, path). A plain .csv is
+/// read in blocks that are checked on every core as they arrive, so the file is never whole
+/// in memory; anything else (an .xlsx, quoted cells, GBK text) is read whole, as [`load`] does.
+pub fn load_paths(kind: DataKind, files: &[(String, PathBuf)]) -> Result<Dataset, LoadError> {
+    let mut loaded = Vec::new();
+    let mut size = 0;
+    for (name, path) in files {
+        let unreadable = |e: std::io::Error| LoadError::Unreadable(name.clone(), e.to_string());
+        size += std::fs::metadata(path).map_err(unreadable)?.len() as usize;
+        match stream_csv(kind, name, path, BLOCK)? {
+            Some(parts) => loaded.extend(parts),
+            None => loaded.extend(load_one(
+                kind,
+                name,
+                &std::fs::read(path).map_err(unreadable)?,
+            )?),
+        }
+    }
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    assemble(kind, loaded, &names, size)
+}
+
+fn load_one(kind: DataKind, name: &str, bytes: &[u8]) -> Result<Vec<Loaded>, LoadError> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        load_xlsx(kind, name, bytes)
+    } else {
+        load_csv(kind, name, bytes)
+    }
+}
+
+/// The parts of every file as one data set, or why it is refused.
+fn assemble(
+    kind: DataKind,
+    loaded: Vec<Loaded>,
+    names: &[&str],
+    size: usize,
+) -> Result<Dataset, LoadError> {
     let mut parts = Vec::new();
     let mut report = NormalisationReport::default();
     let mut errors = Vec::new();
     let mut total_errors = 0;
-    for (name, bytes) in files {
-        let loaded = if bytes.starts_with(b"PK\x03\x04") {
-            load_xlsx(kind, name, bytes)?
-        } else {
-            load_csv(kind, name, bytes)?
-        };
+    {
         for b in loaded {
             total_errors += b.errors_total;
             errors.extend(b.errors);
@@ -368,13 +412,9 @@ pub fn load(kind: DataKind, files: &[(String, Vec<u8>)]) -> Result<Dataset, Load
             .any(|c| matches!(c, ColumnData::Text(t) if t.overflow))
     });
     if let Some(p) = overflow {
-        return Err(LoadError::TooLarge(
-            p.source.clone(),
-            files.iter().map(|f| f.1.len()).sum(),
-        ));
+        return Err(LoadError::TooLarge(p.source.clone(), size));
     }
     if report.rows == 0 {
-        let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
         return Err(LoadError::NoRows(names.join("、")));
     }
     if total_errors > 0 {
@@ -429,6 +469,8 @@ struct PartBuilder {
     sink: ErrorSink,
     /// The template column holding names, normalised as they are read.
     name_slot: Option<usize>,
+    /// The template column holding ID numbers.
+    id_slot: usize,
     name_buf: String,
 }
 
@@ -464,6 +506,11 @@ impl PartBuilder {
             },
             report: NormalisationReport::default(),
             name_slot: kind.column("name").map(|(i, _)| i),
+            id_slot: kind
+                .columns()
+                .iter()
+                .position(|c| c.ty == FieldType::Id)
+                .unwrap_or(usize::MAX),
             name_buf: String::new(),
             sink: ErrorSink {
                 source: source.to_owned(),
@@ -475,71 +522,100 @@ impl PartBuilder {
 
     /// One row: `cell(slot)` is the text of a template column (empty when absent).
     fn push<'a>(&mut self, row_no: u32, cell: impl Fn(usize) -> &'a str) {
-        let index = self.part.ids.len() as u32;
         self.report.rows += 1;
         self.part.row_no.push(row_no);
-        for (slot, col) in self.kind.columns().iter().enumerate() {
+        for slot in 0..self.kind.columns().len() {
+            self.push_cell(row_no, slot, cell(slot));
+        }
+    }
+
+    /// One row of a plain .csv, its cells as the file's bytes. The usual forms of an ID
+    /// number, a date and an amount are read straight from the bytes; anything else goes the
+    /// way of [`PartBuilder::push`]. `None` when a cell that must be read as text is not UTF-8
+    /// (the file is then read again as GBK).
+    fn push_bytes<'a>(&mut self, row_no: u32, cell: impl Fn(usize) -> &'a [u8]) -> Option<()> {
+        self.report.rows += 1;
+        self.part.row_no.push(row_no);
+        for slot in 0..self.kind.columns().len() {
             let raw = cell(slot);
-            match (&mut self.part.columns[slot], col.ty) {
-                (_, FieldType::Id) => {
-                    let id = match IdKey::normalize(raw.as_bytes()) {
-                        Ok((key, steps)) => {
-                            let r = &mut self.report;
-                            if steps.changed() {
-                                r.spaces_removed += u64::from(steps.removed_spaces);
-                                r.full_width += u64::from(steps.full_width);
-                                r.lowercase_x += u64::from(steps.lowercase_x);
-                                r.upgraded_15 += u64::from(steps.upgraded_15);
-                            } else {
-                                r.ids_as_given += 1;
-                            }
-                            IdCell::ok(key, steps.changed())
+            let fast = match &mut self.part.columns[slot] {
+                ColumnData::Date(v) => fast_day(raw).map(|d| v.push(d)),
+                ColumnData::Money(v) => fast_fen(raw).map(|f| v.push(f)),
+                _ if slot == self.id_slot => fast_id(raw).map(|c| {
+                    self.report.ids_as_given += 1;
+                    self.part.ids.push(c);
+                }),
+                _ => None,
+            };
+            if fast.is_none() {
+                self.push_cell(row_no, slot, std::str::from_utf8(raw).ok()?);
+            }
+        }
+        Some(())
+    }
+
+    fn push_cell(&mut self, row_no: u32, slot: usize, raw: &str) {
+        let col = &self.kind.columns()[slot];
+        match (&mut self.part.columns[slot], col.ty) {
+            (_, FieldType::Id) => {
+                let index = self.part.ids.len() as u32;
+                let id = match IdKey::normalize(raw.as_bytes()) {
+                    Ok((key, steps)) => {
+                        let r = &mut self.report;
+                        if steps.changed() {
+                            r.spaces_removed += u64::from(steps.removed_spaces);
+                            r.full_width += u64::from(steps.full_width);
+                            r.lowercase_x += u64::from(steps.lowercase_x);
+                            r.upgraded_15 += u64::from(steps.upgraded_15);
+                        } else {
+                            r.ids_as_given += 1;
                         }
-                        Err(e) => {
-                            let f = IdFailure::of(&e);
-                            self.report.failed[f.index()] += 1;
-                            self.part.failed_ids.push((index, raw.trim().to_owned()));
-                            IdCell::failed(f)
-                        }
-                    };
-                    self.part.ids.push(id);
-                }
-                (ColumnData::Absent, _) => {}
-                (ColumnData::Text(t), _) => {
-                    if Some(slot) != self.name_slot {
-                        t.push(raw.trim());
-                    } else if name_is_clean(raw) {
-                        t.push(raw);
-                    } else {
-                        if normalise_name(raw, &mut self.name_buf) {
-                            self.report.names_normalised += 1;
-                        }
-                        t.push(&self.name_buf);
+                        IdCell::ok(key, steps.changed())
                     }
+                    Err(e) => {
+                        let f = IdFailure::of(&e);
+                        self.report.failed[f.index()] += 1;
+                        self.part.failed_ids.push((index, raw.trim().to_owned()));
+                        IdCell::failed(f)
+                    }
+                };
+                self.part.ids.push(id);
+            }
+            (ColumnData::Absent, _) => {}
+            (ColumnData::Text(t), _) => {
+                if Some(slot) != self.name_slot {
+                    t.push(raw.trim());
+                } else if name_is_clean(raw) {
+                    t.push(raw);
+                } else {
+                    if normalise_name(raw, &mut self.name_buf) {
+                        self.report.names_normalised += 1;
+                    }
+                    t.push(&self.name_buf);
                 }
-                (ColumnData::Date(v), _) => {
-                    let parsed = parse_date(raw);
-                    let value =
-                        self.sink
-                            .check(row_no, col, raw, parsed, "不是日期（写作 2024-03-05）");
-                    v.push(value.map_or(NO_DATE, |d| d.num_days_from_ce()));
-                }
-                (ColumnData::Money(v), _) => {
-                    let parsed = parse_fen(raw);
-                    let value = self.sink.check(
-                        row_no,
-                        col,
-                        raw,
-                        parsed,
-                        "不是金额（以元为单位，最多两位小数）",
-                    );
-                    v.push(value.unwrap_or(NO_NUMBER));
-                }
-                (ColumnData::Int(v), _) => {
-                    let parsed = raw.trim().parse::<i64>().ok().filter(|&n| n != NO_NUMBER);
-                    let value = self.sink.check(row_no, col, raw, parsed, "不是整数");
-                    v.push(value.unwrap_or(NO_NUMBER));
-                }
+            }
+            (ColumnData::Date(v), _) => {
+                let parsed = parse_date(raw);
+                let value =
+                    self.sink
+                        .check(row_no, col, raw, parsed, "不是日期（写作 2024-03-05）");
+                v.push(value.map_or(NO_DATE, |d| d.num_days_from_ce()));
+            }
+            (ColumnData::Money(v), _) => {
+                let parsed = parse_fen(raw);
+                let value = self.sink.check(
+                    row_no,
+                    col,
+                    raw,
+                    parsed,
+                    "不是金额（以元为单位，最多两位小数）",
+                );
+                v.push(value.unwrap_or(NO_NUMBER));
+            }
+            (ColumnData::Int(v), _) => {
+                let parsed = raw.trim().parse::<i64>().ok().filter(|&n| n != NO_NUMBER);
+                let value = self.sink.check(row_no, col, raw, parsed, "不是整数");
+                v.push(value.unwrap_or(NO_NUMBER));
             }
         }
     }
@@ -562,9 +638,86 @@ impl PartBuilder {
     }
 }
 
+/// An ID number the file gives in canonical form (18 characters, an upper-case `X`).
+fn fast_id(raw: &[u8]) -> Option<IdCell> {
+    if raw.len() != 18 {
+        return None;
+    }
+    match IdKey::normalize(raw) {
+        Ok((key, steps)) if !steps.changed() => Some(IdCell::ok(key, false)),
+        _ => None,
+    }
+}
+
+/// A date written `2024-03-05` with a plausible year, as its day number (what
+/// [`parse_date`] gives, without a calendar library: ten million cells a run).
+fn fast_day(raw: &[u8]) -> Option<i32> {
+    let b: &[u8; 10] = raw.try_into().ok()?;
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let mut n = [0_u32; 8];
+    for (slot, &i) in n.iter_mut().zip(&[0, 1, 2, 3, 5, 6, 8, 9]) {
+        let d = b[i].wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        *slot = u32::from(d);
+    }
+    let y = n[0] * 1000 + n[1] * 100 + n[2] * 10 + n[3];
+    let (m, d) = (n[4] * 10 + n[5], n[6] * 10 + n[7]);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let m = m as usize - 1;
+    if d > DAYS[m] + u32::from(leap && m == 1) {
+        return None;
+    }
+    // Days of the years before (the Gregorian rule throughout), then of this year.
+    let p = y - 1;
+    let day = p * 365 + p / 4 - p / 100 + p / 400 + BEFORE[m] + u32::from(leap && m >= 2) + d;
+    Some(day as i32)
+}
+
+/// An amount written as plain digits with up to two decimals (`1234`, `1234.5`, `1234.56`),
+/// in fen; anything else (signs, thousands separators, spaces) is left to [`parse_fen`].
+fn fast_fen(raw: &[u8]) -> Option<i64> {
+    let (int, frac) = match memchr::memchr(b'.', raw) {
+        Some(i) => (&raw[..i], &raw[i + 1..]),
+        None => (raw, &[][..]),
+    };
+    if int.is_empty()
+        || int.len() > 13
+        || frac.len() > 2
+        || (frac.is_empty() && int.len() < raw.len())
+    {
+        return None;
+    }
+    let mut yuan = 0_i64;
+    for &c in int {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        yuan = yuan * 10 + i64::from(d);
+    }
+    let mut fen = 0_i64;
+    for (i, &c) in frac.iter().enumerate() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        fen += i64::from(d) * if i == 0 { 10 } else { 1 };
+    }
+    Some(yuan * 100 + fen)
+}
+
 /// A name with nothing to normalise: no white space, no full-width letters, no dot variants
 /// (judged by bytes: the lead bytes of every such character, so common Chinese names pass).
-fn name_is_clean(raw: &str) -> bool {
+pub(crate) fn name_is_clean(raw: &str) -> bool {
     raw.bytes()
         .all(|b| b > b' ' && b != b'.' && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF))
 }
@@ -837,20 +990,35 @@ fn load_csv(kind: DataKind, name: &str, bytes: &[u8]) -> Result<Vec<Loaded>, Loa
 
 /// A .csv without quotes, cut in slices at line ends and read on every core; `None` when it
 /// is not UTF-8 (each slice is checked on its own, in parallel).
-fn load_plain_csv(
+/// The header of a plain .csv: where each file column goes, which template columns are
+/// there, the lines up to and including the header, and where the rows start.
+struct PlainHeader {
+    slots: Vec<Option<usize>>,
+    present: Vec<bool>,
+    lines: u32,
+    body_start: usize,
+}
+
+/// `None` when the header line is not UTF-8 (or not within `body`, when `whole` is false).
+fn plain_header(
     kind: DataKind,
     name: &str,
     body: &[u8],
-) -> Result<Option<Vec<Loaded>>, LoadError> {
+    whole: bool,
+) -> Result<Option<PlainHeader>, LoadError> {
     // Blank lines before the header are skipped, as the general reader does, but counted.
     let blank = body
         .iter()
         .take_while(|b| matches!(b, b'\r' | b'\n'))
         .count();
     let skipped = body[..blank].iter().filter(|&&b| b == b'\n').count() as u32;
-    let body = &body[blank..];
-    let header_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
-    let Ok(header) = std::str::from_utf8(&body[..header_end]) else {
+    let rest = &body[blank..];
+    let header_end = match memchr::memchr(b'\n', rest) {
+        Some(i) => i,
+        None if whole => rest.len(),
+        None => return Ok(None),
+    };
+    let Ok(header) = std::str::from_utf8(&rest[..header_end]) else {
         return Ok(None);
     };
     let headers: Vec<String> = header
@@ -860,7 +1028,159 @@ fn load_plain_csv(
         .collect();
     let slots = map_headers(kind, name, &headers)?;
     let present = present_of(kind, &slots);
-    let body = &body[(header_end + 1).min(body.len())..];
+    Ok(Some(PlainHeader {
+        slots,
+        present,
+        lines: 1 + skipped,
+        body_start: (blank + header_end + 1).min(body.len()),
+    }))
+}
+
+/// Each slice's rows renumbered as the file shows them (the slices in file order).
+fn number_rows(built: Vec<(PartBuilder, u32)>, lines_before: u32) -> Vec<Loaded> {
+    let mut lines_before = lines_before;
+    let mut out = Vec::with_capacity(built.len());
+    for (mut b, lines) in built {
+        for r in &mut b.part.row_no {
+            *r += lines_before;
+        }
+        for e in &mut b.sink.errors {
+            e.row += lines_before;
+        }
+        lines_before += lines;
+        out.push(Loaded::from(b));
+    }
+    out
+}
+
+/// Blocks a streamed .csv is read in.
+const BLOCK: usize = 8 << 20;
+
+/// A plain .csv read from disk block by block, each block checked on a free core while the
+/// next is read. `None` when the file is not one (an .xlsx, quotes, not UTF-8, a line longer
+/// than a block): the caller reads it whole.
+fn stream_csv(
+    kind: DataKind,
+    name: &str,
+    path: &Path,
+    block_size: usize,
+) -> Result<Option<Vec<Loaded>>, LoadError> {
+    let unreadable = |e: std::io::Error| LoadError::Unreadable(name.to_owned(), e.to_string());
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len() as usize;
+    if size > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge(name.to_owned(), size));
+    }
+    let mut first = Vec::with_capacity(block_size);
+    (&mut file)
+        .take(block_size as u64)
+        .read_to_end(&mut first)
+        .map_err(unreadable)?;
+    let body = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&first);
+    if first.starts_with(b"PK\x03\x04")
+        || body.iter().all(u8::is_ascii_whitespace)
+        || memchr::memchr(b'"', body).is_some()
+    {
+        return Ok(None);
+    }
+    let Some(header) = plain_header(kind, name, body, first.len() < block_size)? else {
+        return Ok(None);
+    };
+    let mut carry = body[header.body_start..].to_vec();
+    let mut eof = first.len() < block_size;
+    drop(first);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (slots, present) = (&header.slots, &header.present);
+    // Blocks go to the cores through one queue (at most a block per core waiting) and come
+    // back checked, with their buffer for the next read.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads);
+    let work_rx = Mutex::new(work_rx);
+    type Done = (usize, Option<(PartBuilder, u32)>, Vec<u8>);
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let built = std::thread::scope(|s| -> Result<Option<Vec<(PartBuilder, u32)>>, LoadError> {
+        for _ in 0..threads {
+            let (done_tx, work_rx) = (done_tx.clone(), &work_rx);
+            s.spawn(move || loop {
+                let job = work_rx.lock().ok().and_then(|r| r.recv().ok());
+                let Some((seq, block)) = job else { break };
+                let part = if memchr::memchr(b'"', &block).is_some() {
+                    None
+                } else {
+                    read_plain_chunk(kind, name, &block, slots, present)
+                };
+                if done_tx.send((seq, part, block)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut done: Vec<(usize, Option<(PartBuilder, u32)>)> = Vec::new();
+        let mut spare: Vec<Vec<u8>> = Vec::new();
+        let mut fallback = false;
+        let mut seq = 0;
+        loop {
+            for (n, part, block) in done_rx.try_iter() {
+                done.push((n, part));
+                spare.push(block);
+            }
+            let mut block = spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(block_size));
+            block.clear();
+            block.append(&mut carry);
+            if !eof {
+                let want = block_size.saturating_sub(block.len()).max(1);
+                let got = (&mut file)
+                    .take(want as u64)
+                    .read_to_end(&mut block)
+                    .map_err(unreadable)?;
+                eof = got < want;
+            }
+            if block.is_empty() {
+                break;
+            }
+            let cut = if eof {
+                block.len()
+            } else {
+                match memchr::memrchr(b'\n', &block) {
+                    Some(i) => i + 1,
+                    None => {
+                        fallback = true;
+                        break;
+                    }
+                }
+            };
+            carry.extend_from_slice(&block[cut..]);
+            block.truncate(cut);
+            if work_tx.send((seq, block)).is_err() {
+                break;
+            }
+            seq += 1;
+            if eof && carry.is_empty() {
+                break;
+            }
+        }
+        drop(work_tx);
+        done.extend(done_rx.iter().map(|(n, part, _)| (n, part)));
+        if fallback || done.len() != seq {
+            return Ok(None);
+        }
+        done.sort_by_key(|d| d.0);
+        Ok(done.into_iter().map(|d| d.1).collect())
+    })?;
+    Ok(built.map(|b| number_rows(b, header.lines)))
+}
+
+fn load_plain_csv(
+    kind: DataKind,
+    name: &str,
+    body: &[u8],
+) -> Result<Option<Vec<Loaded>>, LoadError> {
+    let Some(header) = plain_header(kind, name, body, true)? else {
+        return Ok(None);
+    };
+    let (slots, present) = (header.slots, header.present);
+    let body = &body[header.body_start..];
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let pieces = if body.len() < 1 << 20 { 1 } else { threads * 4 };
     let chunks = split_line_ranges(body, pieces);
@@ -874,10 +1194,7 @@ fn load_plain_csv(
                 s.spawn(move || {
                     group
                         .iter()
-                        .map(|r| {
-                            let chunk = std::str::from_utf8(&body[r.clone()]).ok()?;
-                            Some(read_plain_chunk(kind, name, chunk, slots, present))
-                        })
+                        .map(|r| read_plain_chunk(kind, name, &body[r.clone()], slots, present))
                         .collect::<Vec<_>>()
                 })
             })
@@ -894,19 +1211,7 @@ fn load_plain_csv(
     };
     // Row numbers: the header is row 1 (after any blank lines), each slice continues where
     // the one before ended.
-    let mut lines_before = 1 + skipped;
-    let mut out = Vec::with_capacity(built.len());
-    for (mut b, lines) in built {
-        for r in &mut b.part.row_no {
-            *r += lines_before;
-        }
-        for e in &mut b.sink.errors {
-            e.row += lines_before;
-        }
-        lines_before += lines;
-        out.push(Loaded::from(b));
-    }
-    Ok(Some(out))
+    Ok(Some(number_rows(built, header.lines)))
 }
 
 fn present_of(kind: DataKind, slots: &[Option<usize>]) -> Vec<bool> {
@@ -919,42 +1224,59 @@ fn present_of(kind: DataKind, slots: &[Option<usize>]) -> Vec<bool> {
 
 /// Reads a slice of a .csv without quotes; row numbers are relative to the slice (1 for its
 /// first line), and the slice's line count is returned with it.
+/// `None` when a cell read as text is not UTF-8.
 fn read_plain_chunk(
     kind: DataKind,
     name: &str,
-    chunk: &str,
+    chunk: &[u8],
     slots: &[Option<usize>],
     present: &[bool],
-) -> (PartBuilder, u32) {
+) -> Option<(PartBuilder, u32)> {
     let mut b = PartBuilder::new(kind, name, present);
     // About 55 bytes a row in the usual exports.
     b.reserve(chunk.len() / 48 + 16);
     let width = kind.columns().len();
-    let mut cells: Vec<&str> = vec![""; width];
+    let mut cells: Vec<&[u8]> = vec![&[]; width];
     let mut lines = 0_u32;
-    for line in chunk.split('\n') {
-        lines += 1;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
-        }
-        cells.iter_mut().for_each(|c| *c = "");
-        let mut any = false;
-        for (i, cell) in line.split(',').enumerate() {
-            if let Some(Some(slot)) = slots.get(i) {
+    // One pass over the slice for both separators; a missing last line end is added.
+    let (mut line_start, mut cell_start, mut column) = (0, 0, 0);
+    let ends = memchr::memchr2_iter(b',', b'\n', chunk);
+    let last = (!chunk.ends_with(b"\n")).then_some(chunk.len());
+    for end in ends.chain(last) {
+        let cell = &chunk[cell_start..end];
+        if end < chunk.len() && chunk[end] == b',' {
+            if let Some(Some(slot)) = slots.get(column) {
                 cells[*slot] = cell;
             }
-            any |= !cell.trim().is_empty();
+            column += 1;
+            cell_start = end + 1;
+            continue;
         }
-        if any {
-            b.push(lines, |slot| cells[slot]);
+        lines += 1;
+        let cell = cell.strip_suffix(b"\r").unwrap_or(cell);
+        if let Some(Some(slot)) = slots.get(column) {
+            cells[*slot] = cell;
         }
+        let line = &chunk[line_start..end];
+        (line_start, cell_start, column) = (end + 1, end + 1, 0);
+        if blank_line(line.strip_suffix(b"\r").unwrap_or(line))? {
+            cells.iter_mut().for_each(|c| *c = &[]);
+            continue;
+        }
+        b.push_bytes(lines, |slot| cells[slot])?;
+        cells.iter_mut().for_each(|c| *c = &[]);
     }
-    // A slice ending in a line end has one empty "line" after it, which is not a line.
-    if chunk.ends_with('\n') {
-        lines -= 1;
+    Some((b, lines))
+}
+
+/// A line of nothing but white space and commas, which is skipped; `None` when it is not
+/// UTF-8. Judged by bytes when a printable ASCII character settles it.
+fn blank_line(line: &[u8]) -> Option<bool> {
+    if line.iter().any(|&c| c.is_ascii_graphic() && c != b',') {
+        return Some(false);
     }
-    (b, lines)
+    let text = std::str::from_utf8(line).ok()?;
+    Some(text.split(',').all(|c| c.trim().is_empty()))
 }
 
 /// A .csv with quoted cells (which may hold commas and line ends): read in one pass.
@@ -1022,6 +1344,158 @@ mod tests {
         ] {
             assert_eq!(parse_fen(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_byte_readers_agree_with_the_general_ones() {
+        // Every day the fast reader accepts, and its neighbours that do not exist.
+        let mut day = NaiveDate::from_ymd_opt(1899, 12, 1).expect("date");
+        while day.year() <= 2201 {
+            let text = day.to_string();
+            let expected = parse_date(&text).map(|d| d.num_days_from_ce());
+            assert_eq!(fast_day(text.as_bytes()), expected, "{text}");
+            day = day.succ_opt().expect("next");
+        }
+        for bad in [
+            "2024-02-30",
+            "2023-02-29",
+            "1900-02-29",
+            "2024-13-01",
+            "2024-00-10",
+        ] {
+            assert_eq!(fast_day(bad.as_bytes()), None, "{bad}");
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        assert_eq!(
+            fast_day(b"2000-02-29"),
+            parse_date("2000-02-29").map(|d| d.num_days_from_ce())
+        );
+        // Forms the fast reader leaves alone are still read, by the general reader.
+        for other in ["2024/3/5", "20240305", " 2024-03-05", "2024-3-5"] {
+            assert_eq!(fast_day(other.as_bytes()), None, "{other}");
+        }
+        for text in [
+            "0",
+            "1",
+            "12.3",
+            "12.34",
+            "1234567890123",
+            "9999999999999.99",
+            "007.5",
+            "1234.",
+        ] {
+            let fast = fast_fen(text.as_bytes());
+            assert!(fast.is_none() || fast == parse_fen(text), "{text}");
+        }
+        assert_eq!(fast_fen(b"12.34"), Some(1_234));
+        assert_eq!(fast_fen(b"12.3"), Some(1_230));
+        assert_eq!(fast_fen(b"5"), Some(500));
+        for left in [
+            "",
+            "-1",
+            "1,234",
+            "1.234",
+            " 12",
+            "1e3",
+            ".5",
+            "12345678901234",
+        ] {
+            assert_eq!(fast_fen(left.as_bytes()), None, "{left}");
+        }
+    }
+
+    /// A data set read from disk block by block gives what reading it whole gives: rows,
+    /// row numbers, counts, refusals; files that are not plain UTF-8 .csv are read whole.
+    #[test]
+    fn streamed_files_read_as_whole_ones() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut body = String::from("\u{FEFF}\r\n身份证号,姓名,结算日期,总费用,个人自付\r\n");
+        for i in 0..400 {
+            let id = if i % 7 == 0 {
+                "4.11321E+17".to_owned()
+            } else {
+                format!("41132119800101{:03}X", i % 1000)
+            };
+            let date = if i % 50 == 3 {
+                "2024/3/5"
+            } else {
+                "2024-03-05"
+            };
+            body.push_str(&format!("{id},张 {i},{date},1{i}.5,{i}\r\n"));
+            if i % 90 == 0 {
+                body.push_str(",,,,\r\n\r\n");
+            }
+        }
+        body.push_str("411321198001010011,李四,2024-02-30,1,1");
+        let bad = body.clone();
+        let good = body.replace(",2024-02-30,", ",2024-02-28,");
+        let kind = DataKind::MedicalExpense;
+        for (text, tag) in [(&good, "good"), (&bad, "bad")] {
+            let path = dir.path().join(format!("{tag}.csv"));
+            std::fs::write(&path, text).expect("write");
+            let whole = load(kind, &[("f.csv".to_owned(), text.as_bytes().to_vec())]);
+            for block in [64, 100, 1000, 1 << 20] {
+                let streamed = stream_csv(kind, "f.csv", &path, block)
+                    .expect("readable")
+                    .expect("streamed");
+                let names = ["f.csv"];
+                let streamed = assemble(kind, streamed, &names, text.len());
+                match (&whole, &streamed) {
+                    (Ok(w), Ok(s)) => {
+                        assert_eq!(w.report, s.report, "{tag} {block}");
+                        let rows = |d: &Dataset| -> Vec<(u32, Option<u64>, String, String)> {
+                            d.parts
+                                .iter()
+                                .flat_map(|p| {
+                                    (0..p.len()).map(move |r| {
+                                        (
+                                            p.row_no[r],
+                                            p.ids[r].raw_key(),
+                                            p.display(1, r),
+                                            p.display(4, r),
+                                        )
+                                    })
+                                })
+                                .collect()
+                        };
+                        assert_eq!(rows(w), rows(s), "{tag} {block}");
+                    }
+                    (Err(w), Err(s)) => assert_eq!(w, s, "{tag} {block}"),
+                    _ => panic!("{tag} {block}: {whole:?} against {streamed:?}"),
+                }
+            }
+        }
+        let Err(LoadError::BadCells { listed, .. }) =
+            load_paths(kind, &[("f.csv".to_owned(), dir.path().join("bad.csv"))])
+        else {
+            panic!("the impossible date refuses the file");
+        };
+        assert_eq!(listed[0].row, 2 + 400 + 5 * 2 + 1, "{listed:?}");
+        // Quoted cells and GBK text are read whole, with the same result.
+        let quoted = good.replace("张 1,", "\"张 1\",");
+        let gbk = encoding_rs::GBK.encode(&good[3..]).0.into_owned();
+        for (bytes, tag) in [(quoted.into_bytes(), "quoted"), (gbk, "gbk")] {
+            let path = dir.path().join(format!("{tag}.csv"));
+            std::fs::write(&path, &bytes).expect("write");
+            assert!(stream_csv(kind, "f.csv", &path, 100)
+                .expect("readable")
+                .is_none());
+            let from_disk = load_paths(kind, &[("f.csv".to_owned(), path)]).expect(tag);
+            let whole = load(kind, &[("f.csv".to_owned(), bytes)]).expect(tag);
+            assert_eq!(from_disk.report, whole.report, "{tag}");
+            assert_eq!(from_disk.rows(), whole.rows(), "{tag}");
+        }
+        let missing = load_paths(kind, &[("无.csv".to_owned(), dir.path().join("none.csv"))]);
+        assert!(
+            matches!(missing, Err(LoadError::Unreadable(ref n, _)) if n == "无.csv"),
+            "{missing:?}"
+        );
+        let header_only = dir.path().join("header.csv");
+        std::fs::write(&header_only, "身份证号,姓名,结算日期,总费用,个人自付\n").expect("write");
+        assert_eq!(
+            load_paths(kind, &[("h.csv".to_owned(), header_only)]).map(|d| d.rows()),
+            Err(LoadError::NoRows("h.csv".to_owned()))
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::NaiveDate;
 use liandong_domain::id_number::IdKey;
 use liandong_domain::roster::{HouseholdKind, MonitoringStage, RiskType};
-use liandong_office::import::{RowError, SheetData};
+use liandong_office::import::RowError;
 
 /// Headers an export must have (api.md "Files").
 pub const ROSTER_REQUIRED: [&str; 7] = [
@@ -72,6 +72,40 @@ pub struct RosterRow<'a> {
     pub schooling: &'a str,
 }
 
+/// Checked rows in file order, kept in the slices they were checked in on each core (rows
+/// are large: a million of them are not moved again into one list).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RosterRows<'a>(Vec<Vec<RosterRow<'a>>>);
+
+impl<'a> RosterRows<'a> {
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Vec::is_empty)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &RosterRow<'a>> {
+        self.0.iter().flatten()
+    }
+}
+
+impl<'a> From<Vec<RosterRow<'a>>> for RosterRows<'a> {
+    fn from(rows: Vec<RosterRow<'a>>) -> Self {
+        RosterRows(vec![rows])
+    }
+}
+
+impl<'a> IntoIterator for RosterRows<'a> {
+    type Item = RosterRow<'a>;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<RosterRow<'a>>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
+    }
+}
+
 fn split_risks(s: &str) -> Result<Vec<RiskType>, String> {
     let mut out = Vec::new();
     for part in s
@@ -102,42 +136,45 @@ fn date_cell(s: &str) -> Result<Option<NaiveDate>, String> {
 /// Checks every row of a roster file; either all rows, or every problem named by row and
 /// column. `townships`, when given, are the names a row's 乡镇 must be one of. Rows are checked
 /// on every core; what spans rows (one ID once, one household in one place) is checked after.
-pub fn parse_roster<'a>(
-    data: &'a SheetData,
+/// `rows` are a table's (row number, cells in `headers` order): owned cells from
+/// [`SheetData`](liandong_office::import::SheetData), or cells borrowing the file from [`SheetRef`](liandong_office::import::SheetRef).
+pub fn parse_roster<'a, C: AsRef<str> + Sync>(
+    headers: &[String],
+    rows: &'a [(usize, Vec<C>)],
     townships: Option<&[String]>,
     progress: &AtomicUsize,
-) -> Result<Vec<RosterRow<'a>>, Vec<RowError>> {
+) -> Result<RosterRows<'a>, Vec<RowError>> {
     // Where each template column is in this file, found once rather than per cell.
     let pos: [Option<usize>; ROSTER_COLUMNS.len()] =
-        std::array::from_fn(|k| data.headers.iter().position(|h| h == ROSTER_COLUMNS[k].0));
+        std::array::from_fn(|k| headers.iter().position(|h| h == ROSTER_COLUMNS[k].0));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = data.rows.len().div_ceil(threads).max(4096);
+    let per = rows.len().div_ceil(threads).max(4096);
     let done = AtomicUsize::new(0);
-    // Per row: its ID when valid (checked for repeats even if the row fails otherwise) and the
-    // row when it passed its own checks.
-    type Checked<'a> = (usize, Option<IdKey>, Option<RosterRow<'a>>);
-    let checked: Vec<(Vec<RowError>, Vec<Checked<'a>>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = data
-            .rows
+    // Per slice: its problems, every valid ID with its row (checked for repeats even if the
+    // row fails otherwise), and the rows that passed their own checks. Rows are large: they
+    // are moved once, into the result, and only when every check passed.
+    type Checked<'a> = (Vec<RowError>, Vec<(IdKey, usize)>, Vec<RosterRow<'a>>);
+    let checked: Vec<Checked<'a>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
             .chunks(per)
             .map(|chunk| {
                 let (pos, done) = (&pos, &done);
                 s.spawn(move || {
                     let mut errors = Vec::new();
-                    let rows: Vec<Checked<'a>> = chunk
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (row, cells))| {
-                            if i % 4096 == 4095 {
-                                let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
-                                progress.store(d, Ordering::Relaxed);
-                            }
-                            let (key, checked) =
-                                check_row(pos, *row, cells, townships, &mut errors);
-                            (*row, key, checked)
-                        })
-                        .collect();
-                    (errors, rows)
+                    let mut keys = Vec::with_capacity(chunk.len());
+                    let mut passed = Vec::with_capacity(chunk.len());
+                    for (i, (row, cells)) in chunk.iter().enumerate() {
+                        if i % 4096 == 4095 {
+                            let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
+                            progress.store(d, Ordering::Relaxed);
+                        }
+                        let (key, checked) = check_row(pos, *row, cells, townships, &mut errors);
+                        if let Some(key) = key {
+                            keys.push((key, *row));
+                        }
+                        passed.extend(checked);
+                    }
+                    (errors, keys, passed)
                 })
             })
             .collect();
@@ -147,61 +184,53 @@ pub fn parse_roster<'a>(
             .collect()
     });
     let mut errors = Vec::new();
-    let mut candidates = Vec::with_capacity(data.rows.len());
     let mut seen_ids: FastMap<IdKey, usize> = FastMap::default();
-    seen_ids.reserve(data.rows.len());
-    for (row_errors, rows) in checked {
-        errors.extend(row_errors);
-        for (row, key, r) in rows {
-            if let Some(key) = key {
-                if let Some(first) = seen_ids.get(&key) {
-                    errors.push(RowError {
-                        row,
-                        column: "身份证号",
-                        message: format!("与第 {first} 行的身份证号相同"),
-                    });
-                    continue;
-                }
+    seen_ids.reserve(rows.len());
+    // Rows repeating an earlier ID: reported, and left out of the household check below.
+    let mut repeated: Vec<usize> = Vec::new();
+    for (row_errors, keys, _) in &checked {
+        errors.extend(row_errors.iter().cloned());
+        for &(key, row) in keys {
+            if let Some(first) = seen_ids.get(&key) {
+                errors.push(RowError {
+                    row,
+                    column: "身份证号",
+                    message: format!("与第 {first} 行的身份证号相同"),
+                });
+                repeated.push(row);
+            } else {
                 seen_ids.insert(key, row);
-            }
-            if let Some(r) = r {
-                candidates.push(r);
             }
         }
     }
     drop(seen_ids);
     // One household, one township, village and type: each member agrees with the first.
-    let mut split = vec![false; candidates.len()];
+    // Members of a household usually follow one another, so the map is asked once per run.
     {
-        let mut first: FastMap<&str, usize> = FastMap::default();
-        for (i, r) in candidates.iter().enumerate() {
-            match first.get(r.household_no) {
-                None => {
-                    first.insert(r.household_no, i);
-                }
-                Some(&j) => {
-                    let f = &candidates[j];
-                    if f.township != r.township || f.village != r.village || f.kind != r.kind {
-                        split[i] = true;
-                        errors.push(RowError {
-                            row: r.row,
-                            column: "户编号",
-                            message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f.row),
-                        });
-                    }
-                }
+        let mut first: FastMap<&str, &RosterRow<'a>> = FastMap::default();
+        let mut last: Option<&RosterRow<'a>> = None;
+        for r in checked.iter().flat_map(|c| &c.2) {
+            if !repeated.is_empty() && repeated.binary_search(&r.row).is_ok() {
+                continue;
+            }
+            let f = match last {
+                Some(l) if l.household_no == r.household_no => l,
+                _ => *first.entry(r.household_no).or_insert(r),
+            };
+            if f.township != r.township || f.village != r.village || f.kind != r.kind {
+                errors.push(RowError {
+                    row: r.row,
+                    column: "户编号",
+                    message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f.row),
+                });
+            } else {
+                last = Some(f);
             }
         }
     }
-    let out: Vec<RosterRow<'a>> = candidates
-        .into_iter()
-        .zip(split)
-        .filter(|(_, split)| !split)
-        .map(|(r, _)| r)
-        .collect();
-    progress.store(data.rows.len(), Ordering::Relaxed);
+    progress.store(rows.len(), Ordering::Relaxed);
     if errors.is_empty() {
-        Ok(out)
+        Ok(RosterRows(checked.into_iter().map(|c| c.2).collect()))
     } else {
         // Each row's own problems, then those it has with rows before it.
         errors.sort_by_key(|e| e.row);
@@ -212,17 +241,17 @@ pub fn parse_roster<'a>(
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One row's own checks; problems go to `errors`.
-fn check_row<'a>(
+fn check_row<'a, C: AsRef<str>>(
     pos: &[Option<usize>; ROSTER_COLUMNS.len()],
     row: usize,
-    cells: &'a [String],
+    cells: &'a [C],
     townships: Option<&[String]>,
     errors: &mut Vec<RowError>,
 ) -> (Option<IdKey>, Option<RosterRow<'a>>) {
     let get = |k: usize| -> &'a str {
         pos[k]
             .and_then(|p| cells.get(p))
-            .map_or("", |v| v.as_str().trim())
+            .map_or("", |v| v.as_ref().trim())
     };
     let mut err = |column: &'static str, message: String| {
         errors.push(RowError {
@@ -389,8 +418,23 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
         max_rows: 20_000_000,
         max_cell_chars: 500,
     };
+    // A large plain .csv (the usual export) is read without copying its cells.
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if body.len() > 1 << 20
+        && !bytes.starts_with(b"PK\x03\x04")
+        && memchr::memchr(b'"', body).is_none()
+    {
+        if let Ok(text) = std::str::from_utf8(body) {
+            let table =
+                liandong_office::import::read_plain_csv_ref(text, &ROSTER_REQUIRED, limits)?;
+            let rows = parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0))
+                .map_err(RosterFileError::Rows)?;
+            return Ok(Roster::from_rows(rows));
+        }
+    }
     let table = liandong_office::import::read_table(bytes, &ROSTER_REQUIRED, limits)?;
-    let rows = parse_roster(&table, None, &AtomicUsize::new(0)).map_err(RosterFileError::Rows)?;
+    let rows = parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0))
+        .map_err(RosterFileError::Rows)?;
     let roster = Roster::from_rows(rows);
     std::thread::spawn(move || drop(table));
     Ok(roster)
@@ -429,16 +473,22 @@ pub struct Roster {
 }
 
 impl Roster {
-    pub fn from_rows(rows: Vec<RosterRow<'_>>) -> Roster {
+    pub fn from_rows(rows: RosterRows<'_>) -> Roster {
         let mut r = Roster::default();
         r.by_key.reserve(rows.len());
         r.persons.reserve(rows.len());
         r.name_ends.reserve(rows.len());
         let mut household_of: FastMap<&str, u32> = FastMap::default();
         let mut name = String::new();
-        for row in &rows {
-            let h = match household_of.get(row.household_no) {
-                Some(&h) => h,
+        // Members of a household usually follow one another: the map is asked once per run.
+        let mut last: Option<(&str, u32)> = None;
+        for row in rows.iter() {
+            let known = match last {
+                Some((no, h)) if no == row.household_no => Some(h),
+                _ => household_of.get(row.household_no).copied(),
+            };
+            let h = match known {
+                Some(h) => h,
                 None => {
                     let h = r.households.len() as u32;
                     household_of.insert(row.household_no, h);
@@ -452,8 +502,11 @@ impl Roster {
                     h
                 }
             };
+            last = Some((row.household_no, h));
             let p = r.persons.len() as u32;
-            if crate::load::normalise_name(row.name, &mut name) {
+            if !crate::load::name_is_clean(row.name)
+                && crate::load::normalise_name(row.name, &mut name)
+            {
                 r.names.push_str(&name);
             } else {
                 r.names.push_str(row.name);
@@ -515,6 +568,7 @@ impl Roster {
 mod tests {
     use super::*;
     use liandong_domain::IdNumber;
+    use liandong_office::import::SheetData;
 
     pub(crate) fn sheet(rows: &[&[&str]]) -> SheetData {
         SheetData {
@@ -525,6 +579,73 @@ mod tests {
                 .map(|(i, r)| (i + 2, r.iter().map(|c| (*c).to_owned()).collect()))
                 .collect(),
         }
+    }
+
+    /// A large plain export is read without copying its cells; the result is the one the
+    /// general reader gives, and so are the refusals.
+    #[test]
+    fn a_large_plain_roster_reads_as_the_general_reader_reads_it() {
+        let mut csv = String::from("户编号,乡镇,村,姓名,身份证号,与户主关系,户类型,组\n");
+        let birth = NaiveDate::from_ymd_opt(1980, 1, 1).expect("date");
+        for i in 0..16_000_u32 {
+            let id = IdNumber::from_parts(
+                "411321",
+                birth + chrono::Days::new(u64::from(i / 900)),
+                (i % 900) as u16,
+            )
+            .expect("id");
+            // Now and then a member comes after the next household's first members.
+            let household = i / 3 - u32::from(i % 3 == 2 && i % 97 == 0);
+            csv.push_str(&format!(
+                "H{household}, 城关镇 ,东村,王 {i},{},户主,脱贫户,{}\n",
+                id.expose(),
+                i % 5
+            ));
+        }
+        assert!(csv.len() > 1 << 20, "large enough for the plain reader");
+        let general = |text: &str| {
+            let limits = liandong_office::import::Limits {
+                max_bytes: usize::MAX,
+                max_uncompressed: u64::MAX,
+                max_rows: 20_000_000,
+                max_cell_chars: 500,
+            };
+            // Quoting one cell sends the file through the general reader.
+            let quoted = text.replacen("东村", "\"东村\"", 1);
+            let table =
+                liandong_office::import::read_table(quoted.as_bytes(), &ROSTER_REQUIRED, limits)
+                    .expect("table");
+            parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0)).map(|rows| {
+                let r = Roster::from_rows(rows);
+                let names: Vec<String> = (0..16_000).map(|p| r.name(p).to_owned()).collect();
+                (r.households, r.persons, names)
+            })
+        };
+        let fast = read_roster(csv.as_bytes()).expect("valid");
+        let (households, persons, names) = general(&csv).expect("valid");
+        assert_eq!(fast.households, households);
+        assert_eq!(fast.persons, persons);
+        assert_eq!(fast.name(15_999), names[15_999]);
+        assert_eq!(fast.name(7), "王7");
+        assert_eq!(fast.members(fast.persons[4].household), [3, 4, 5]);
+        assert_eq!(
+            fast.members(fast.persons[189].household),
+            [189, 190, 191, 194]
+        );
+        // Errors: a repeated ID and a household split across townships.
+        let second = csv.lines().nth(2).expect("row").to_owned();
+        let other = IdNumber::from_parts("411321", birth + chrono::Days::new(4000), 1).expect("id");
+        let broken = format!(
+            "{csv}{second}\nH2,西关镇,东村,李五,{},之子,脱贫户,\n",
+            other.expose()
+        );
+        let Err(RosterFileError::Rows(errors)) = read_roster(broken.as_bytes()) else {
+            panic!("refused");
+        };
+        assert_eq!(general(&broken).expect_err("refused"), errors);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!((errors[0].row, errors[0].column), (16_002, "身份证号"));
+        assert_eq!((errors[1].row, errors[1].column), (16_003, "户编号"));
     }
 
     /// `parse_roster` reads cells by their place in the template.
@@ -592,7 +713,8 @@ mod tests {
                 "脱贫户",
             ],
         ]);
-        let rows = parse_roster(&data, None, &AtomicUsize::new(0)).expect("valid");
+        let rows =
+            parse_roster(&data.headers, &data.rows, None, &AtomicUsize::new(0)).expect("valid");
         let roster = Roster::from_rows(rows);
         assert_eq!(roster.households.len(), 1);
         assert_eq!(roster.members(0), [0, 1]);
@@ -621,7 +743,13 @@ mod tests {
             &["H2", "火星乡", "北村", "丙", a.expose(), "户主", "脱贫户"],
         ]);
         let known = vec!["城关镇".to_owned()];
-        let errors = parse_roster(&data, Some(&known), &AtomicUsize::new(0)).expect_err("refused");
+        let errors = parse_roster(
+            &data.headers,
+            &data.rows,
+            Some(&known),
+            &AtomicUsize::new(0),
+        )
+        .expect_err("refused");
         let named: Vec<(usize, &str)> = errors.iter().map(|e| (e.row, e.column)).collect();
         assert_eq!(named, [(3, "户编号"), (4, "乡镇"), (4, "身份证号")]);
         assert!(

@@ -48,7 +48,9 @@ fn roster() -> (Roster, Vec<String>) {
     );
     let limits = Limits::default();
     let sheet = read_csv(csv.as_bytes(), &[], limits).expect("csv");
-    let rows = liandong_compare::parse_roster(&sheet, None, &AtomicUsize::new(0)).expect("roster");
+    let rows =
+        liandong_compare::parse_roster(&sheet.headers, &sheet.rows, None, &AtomicUsize::new(0))
+            .expect("roster");
     (Roster::from_rows(rows), ids)
 }
 
@@ -661,7 +663,9 @@ fn an_absence_list_holding_too_few_of_the_population_raises_nothing() {
         csv.push_str(&format!("H{i},城关镇,东村,村民{i},{x},户主,脱贫户\n"));
     }
     let sheet = read_csv(csv.as_bytes(), &[], Limits::default()).expect("csv");
-    let rows = liandong_compare::parse_roster(&sheet, None, &AtomicUsize::new(0)).expect("rows");
+    let rows =
+        liandong_compare::parse_roster(&sheet.headers, &sheet.rows, None, &AtomicUsize::new(0))
+            .expect("rows");
     let roster = Roster::from_rows(rows);
     let rules = RuleSet::defaults();
     let open = HashSet::new();

@@ -50,8 +50,8 @@ fn parse_dataset(s: &str) -> anyhow::Result<(DataKind, PathBuf)> {
     Ok((kind, PathBuf::from(file)))
 }
 
-/// The files of a kind: (name shown in reports, content).
-type Files = Vec<(String, Vec<u8>)>;
+/// The files of a kind: (name shown in reports, path).
+type Files = Vec<(String, PathBuf)>;
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("无法读取 {}", path.display()))
@@ -106,7 +106,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        files.push((kind, name, read(&path)?));
+        // Read later, block by block; a missing file is named before any work starts.
+        std::fs::File::open(&path).with_context(|| format!("无法读取 {}", path.display()))?;
+        files.push((kind, name, path));
     }
     // The roster first, then the data sets: each is read on every core.
     let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
@@ -115,10 +117,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let roster = roster.with_context(|| format!("名单 {}", args.roster.display()))?;
     drop(roster_bytes);
     let mut by_kind: Vec<(DataKind, Files)> = Vec::new();
-    for (kind, name, bytes) in files {
+    for (kind, name, path) in files {
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, f)) => f.push((name, bytes)),
-            None => by_kind.push((kind, vec![(name, bytes)])),
+            Some((_, f)) => f.push((name, path)),
+            None => by_kind.push((kind, vec![(name, path)])),
         }
     }
     let mut datasets = Vec::new();
@@ -127,7 +129,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             visible,
             format!("读取{}（{} 个文件）", kind.label(), files.len()),
         );
-        let ds = liandong_compare::load(kind, &files);
+        let ds = liandong_compare::load_paths(kind, &files);
         pb.finish_and_clear();
         datasets.push(ds?);
     }

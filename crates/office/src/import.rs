@@ -179,11 +179,9 @@ pub fn read_xlsx(
                 limits.max_rows,
             ));
         }
-        if let Some((c, _)) = cells
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.chars().count() > limits.max_cell_chars)
-        {
+        if let Some((c, _)) = cells.iter().enumerate().find(|(_, v)| {
+            v.len() > limits.max_cell_chars && v.chars().count() > limits.max_cell_chars
+        }) {
             return Err(ImportError::CellTooLong {
                 row: row_no,
                 column: headers.get(c).cloned().unwrap_or_default(),
@@ -244,11 +242,9 @@ pub fn read_csv(bytes: &[u8], required: &[&str], limits: Limits) -> Result<Sheet
             return Err(ImportError::TooManyRows(out.len() + 1, limits.max_rows));
         }
         let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
-        if let Some((c, _)) = cells
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.chars().count() > limits.max_cell_chars)
-        {
+        if let Some((c, _)) = cells.iter().enumerate().find(|(_, v)| {
+            v.len() > limits.max_cell_chars && v.chars().count() > limits.max_cell_chars
+        }) {
             return Err(ImportError::CellTooLong {
                 row: row_no,
                 column: headers.get(c).cloned().unwrap_or_default(),
@@ -320,9 +316,37 @@ pub fn split_line_ranges(body: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// A table whose cells borrow the file's text (no copy per cell): what a reader that only
+/// looks at the cells needs, without millions of small strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetRef<'a> {
+    pub headers: Vec<String>,
+    /// (row number as the spreadsheet shows it, trimmed cells in header order).
+    pub rows: Vec<(usize, Vec<&'a str>)>,
+}
+
 /// A large .csv without quotes (so no cell holds a comma or a line end): read in slices on
 /// every core, with the same result as the general reader.
 fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<SheetData, ImportError> {
+    let sheet = read_plain_csv_ref(text, required, limits)?;
+    Ok(SheetData {
+        headers: sheet.headers,
+        rows: sheet
+            .rows
+            .into_iter()
+            .map(|(n, cells)| (n, cells.into_iter().map(str::to_owned).collect()))
+            .collect(),
+    })
+}
+
+/// [`read_csv`] of a .csv without quotes (so no cell holds a comma or a line end), read in
+/// slices on every core, its cells borrowing `text`. The caller checks there is no quote.
+pub fn read_plain_csv_ref<'a>(
+    text: &'a str,
+    required: &[&str],
+    limits: Limits,
+) -> Result<SheetRef<'a>, ImportError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     // Blank lines before the header are skipped, as the general reader does, but counted.
     let blank = text.len() - text.trim_start_matches(['\r', '\n']).len();
     let skipped = text[..blank].matches('\n').count();
@@ -339,7 +363,7 @@ fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<Sheet
     let chunks = split_lines(body, threads);
     // Per slice: its rows (numbered from 1 within the slice), its line count, and its first
     // over-long cell.
-    type Slice = (Vec<(usize, Vec<String>)>, usize, Option<(usize, usize)>);
+    type Slice<'a> = (Vec<(usize, Vec<&'a str>)>, usize, Option<(usize, usize)>);
     let slices: Vec<Slice> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
@@ -351,15 +375,17 @@ fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<Sheet
                     for line in chunk.split('\n') {
                         lines += 1;
                         let line = line.strip_suffix('\r').unwrap_or(line);
-                        let cells: Vec<String> =
-                            line.split(',').map(|c| c.trim().to_owned()).collect();
-                        if cells.iter().all(String::is_empty) {
+                        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+                        if cells.iter().all(|c| c.is_empty()) {
                             continue;
                         }
                         if too_long.is_none() {
                             too_long = cells
                                 .iter()
-                                .position(|v| v.chars().count() > limits.max_cell_chars)
+                                .position(|v| {
+                                    v.len() > limits.max_cell_chars
+                                        && v.chars().count() > limits.max_cell_chars
+                                })
                                 .map(|c| (lines, c));
                         }
                         rows.push((lines, cells));
@@ -398,7 +424,7 @@ fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<Sheet
     if out.is_empty() {
         return Err(ImportError::NoRows);
     }
-    Ok(SheetData { headers, rows: out })
+    Ok(SheetRef { headers, rows: out })
 }
 
 /// A .csv or an .xlsx, told apart by content (an .xlsx is a zip).

@@ -745,7 +745,7 @@ impl App {
                     })
                 })
                 .collect();
-            let roster = Roster::from_rows(rows);
+            let roster = Roster::from_rows(liandong_compare::RosterRows::from(rows));
             job2.set_phase("读取各部门数据");
             let mut datasets = Vec::new();
             for (kind, ds) in &deliveries {

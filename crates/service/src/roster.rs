@@ -172,7 +172,7 @@ pub fn check_rows(
     progress: &AtomicUsize,
 ) -> std::result::Result<(Vec<HouseholdRecord>, Vec<PersonRecord>), Vec<RowError>> {
     let names: Vec<String> = townships.iter().map(|t| t.1.clone()).collect();
-    let rows = liandong_compare::parse_roster(data, Some(&names), progress)?;
+    let rows = liandong_compare::parse_roster(&data.headers, &data.rows, Some(&names), progress)?;
     let township_id = |name: &str| townships.iter().find(|(_, n)| n == name).map_or(0, |t| t.0);
     let mut households: Vec<HouseholdRecord> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
