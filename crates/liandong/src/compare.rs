@@ -110,12 +110,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         std::fs::File::open(&path).with_context(|| format!("无法读取 {}", path.display()))?;
         files.push((kind, name, path));
     }
-    // The roster first, then the data sets: each is read on every core.
-    let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
-    let roster = liandong_compare::read_roster(&roster_bytes);
-    pb.finish_and_clear();
-    let roster = roster.with_context(|| format!("名单 {}", args.roster.display()))?;
-    drop(roster_bytes);
     let mut by_kind: Vec<(DataKind, Files)> = Vec::new();
     for (kind, name, path) in files {
         match by_kind.iter_mut().find(|(k, _)| *k == kind) {
@@ -123,16 +117,33 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             None => by_kind.push((kind, vec![(name, path)])),
         }
     }
-    let mut datasets = Vec::new();
-    for (kind, files) in by_kind {
-        let pb = spinner(
-            visible,
-            format!("读取{}（{} 个文件）", kind.label(), files.len()),
-        );
-        let ds = liandong_compare::load_paths(kind, &files);
-        pb.finish_and_clear();
-        datasets.push(ds?);
-    }
+    // The roster and the data sets are read side by side, each on every core: the roster's
+    // single-threaded steps (repeats, households, the index) leave a core to the data.
+    let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
+    let (roster, datasets) = std::thread::scope(|s| {
+        let roster = s.spawn(|| {
+            let roster = liandong_compare::read_roster(&roster_bytes);
+            pb.finish_and_clear();
+            roster
+        });
+        let mut datasets = Vec::new();
+        for (kind, files) in &by_kind {
+            let pb = spinner(
+                visible,
+                format!("读取{}（{} 个文件）", kind.label(), files.len()),
+            );
+            let ds = liandong_compare::load_paths(*kind, files);
+            pb.finish_and_clear();
+            datasets.push(ds);
+        }
+        let roster = roster
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (roster, datasets)
+    });
+    drop(roster_bytes);
+    let roster = roster.with_context(|| format!("名单 {}", args.roster.display()))?;
+    let datasets = datasets.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     let bar = ProgressBar::with_draw_target(
         Some(rules.rules.len() as u64),
