@@ -28,9 +28,10 @@ pub struct Notice {
     pub url: String,
     /// When it was pushed, in milliseconds since the epoch (for delay measurements).
     pub at_ms: i64,
-    /// This notice as JSON, made once for every stream that receives it.
+    /// This notice as a whole server-sent event (`event: warning`, its JSON as the data),
+    /// encoded once and shared, not copied, by every stream that receives it.
     #[serde(skip)]
-    pub json: String,
+    pub event: bytes::Bytes,
 }
 
 /// The broadcast of new warnings to every open event stream.
@@ -174,9 +175,11 @@ impl App {
             ),
             url: format!("/warnings/{}", stored.id),
             at_ms: now.timestamp_millis(),
-            json: String::new(),
+            event: bytes::Bytes::new(),
         };
-        notice.json = serde_json::to_string(&notice).unwrap_or_default();
+        // Compact JSON holds no line break, so it is one `data:` line.
+        let json = serde_json::to_string(&notice).unwrap_or_default();
+        notice.event = format!("event: warning\ndata: {json}\n\n").into();
         self.forward(&notice, &stored);
         let _ = self.warnings.tx.send(Arc::new(notice));
         Ok(stored)

@@ -6,9 +6,10 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use liandong_domain::roster::{HouseholdKind, MonitoringStage, RiskType};
@@ -760,18 +761,29 @@ async fn routes_of(st: &AppState) -> AppResult<Json<Vec<RouteDto>>> {
 /// New warnings for the user, as they are pushed (server-sent events, event `warning`, data
 /// `{"id", "title", "url", "at_ms"}`).
 #[utoipa::path(get, path = "/api/v1/warnings/stream", tag = "warnings", responses((status = 200, description = "text/event-stream")))]
-pub async fn stream(
-    State(st): State<AppState>,
-    u: Require<AnyUser>,
-) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(State(st): State<AppState>, u: Require<AnyUser>) -> Response {
     let p = u.0;
     let rx = st.app.warnings.subscribe();
-    let events = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |n| {
+    // Each notice is already a whole event: the stream hands on a shared reference to it.
+    let warnings = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |n| {
         let n = n.ok()?;
-        if !App::notice_is_for(&p, &n) {
-            return None;
-        }
-        Some(Ok(Event::default().event("warning").data(n.json.as_str())))
+        App::notice_is_for(&p, &n).then(|| Ok::<_, Infallible>(n.event.clone()))
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+    // A comment every 20 s keeps proxies from closing a quiet stream. It ticks on its own
+    // rather than restarting after every event, which would cost every stream a timer
+    // update per warning.
+    let every = Duration::from_secs(20);
+    let keep_alive = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval_at(
+        tokio::time::Instant::now() + every,
+        every,
+    ))
+    .map(|_| Ok(Bytes::from_static(b":\n\n")));
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(warnings.merge(keep_alive)),
+    )
+        .into_response()
 }
