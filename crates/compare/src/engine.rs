@@ -529,8 +529,18 @@ impl Run<'_> {
     }
 
     /// Match rules on people not in the roster: sums per person, then the rows of those
-    /// flagged, found in a second pass.
+    /// flagged, found in a second pass. A clue goes to the township its rows' address names
+    /// (the ID's area code names only the county).
     fn match_outsiders(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
+        let mut townships: Vec<&str> = self
+            .roster
+            .households
+            .iter()
+            .map(|h| h.township.as_str())
+            .collect();
+        townships.sort_unstable();
+        townships.dedup();
+        let address = rule.data.column("address").map(|(i, _)| i);
         let counts = |pi: usize, part: &Part, r: usize| -> Option<u64> {
             let k = part.ids[r].raw_key()?;
             (join.persons[pi][r] == NOBODY && passes(part, r, &rule.filters, ctx)).then_some(k)
@@ -614,6 +624,15 @@ impl Run<'_> {
                 push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
                 evidence.push_str(&format!("；户籍地区划代码 {}", key.region()));
                 push_rows(&mut evidence, rule.data, data, rows.iter().copied());
+                let township = address.and_then(|c| {
+                    rows.iter().find_map(|&(pi, r)| {
+                        let text = data.parts[pi as usize].text(c, r as usize)?;
+                        township_by_address(text, &townships)
+                    })
+                });
+                if let Some(t) = township {
+                    evidence.push_str(&format!("；按住址归属{t}"));
+                }
                 let refs = rows.iter().map(|&(pi, r)| row_ref(data, pi, r)).collect();
                 let subjects = vec![Subject {
                     key,
@@ -625,7 +644,9 @@ impl Run<'_> {
                     },
                     confidence: 1.0,
                 }];
-                Some(new_clue(rule, None, subjects, evidence, refs))
+                let mut clue = new_clue(rule, None, subjects, evidence, refs);
+                clue.township = township.map(str::to_owned);
+                Some(clue)
             })
             .collect()
     }
@@ -875,6 +896,31 @@ const NOBODY: u32 = u32::MAX;
 struct Ctx {
     as_of: i32,
     year: i64,
+}
+
+/// The township an address lies in: the longest township name the address holds, else the
+/// one name that, without its 镇/乡/街道 ending, the address holds ("城关" for 城关镇). None
+/// when no township, or more than one shortened name, fits: a guess would send the clue to
+/// the wrong township.
+pub fn township_by_address<'a>(address: &str, townships: &[&'a str]) -> Option<&'a str> {
+    let address: String = address.split_whitespace().collect();
+    if let Some(t) = townships
+        .iter()
+        .filter(|t| !t.is_empty() && address.contains(**t))
+        .max_by_key(|t| t.chars().count())
+    {
+        return Some(t);
+    }
+    let mut short = townships.iter().filter(|t| {
+        ["街道办事处", "街道", "镇", "乡"]
+            .iter()
+            .find_map(|end| t.strip_suffix(end))
+            .is_some_and(|s| s.chars().count() >= 2 && address.contains(s))
+    });
+    match (short.next(), short.next()) {
+        (Some(t), None) => Some(t),
+        _ => None,
+    }
 }
 
 fn name_column(kind: DataKind) -> Option<usize> {

@@ -142,7 +142,7 @@ kinds! {
     MedicalExpense = ("medical_expense", "医疗费用结算", "medinsure", Cadence::Monthly { by_day: 4 }, [
         col("身份证号", "id", Id), col("姓名", "name", Text), col("结算日期", "settled_on", Date),
         col("总费用", "total", Money), col("个人自付", "out_of_pocket", Money),
-        opt("医疗机构", "hospital", Text),
+        opt("医疗机构", "hospital", Text), opt("住址", "address", Text),
     ]),
     /// 城乡居民医保参保 (县医保局): one row per insured person and year.
     InsuranceEnrollment = ("insurance_enrollment", "城乡居民医保参保", "medinsure", Cadence::Monthly { by_day: 4 }, [

@@ -14,7 +14,7 @@ pub mod roster;
 pub mod rules;
 pub mod synth;
 
-pub use engine::{Clue, ClueKey, Decided, MatchMethod, Run, RunReport};
+pub use engine::{township_by_address, Clue, ClueKey, Decided, MatchMethod, Run, RunReport};
 pub use kinds::DataKind;
 pub use load::{load, load_paths, Dataset, LoadError};
 pub use roster::{parse_roster, read_roster, Roster, RosterFileError, RosterRow, RosterRows};

@@ -137,6 +137,87 @@ fn out_of_pocket_is_summed_over_the_window_per_person() {
     );
     assert_eq!(report.matched_exact, 4);
     assert_eq!(report.datasets[0].1.names_normalised, 1);
+    assert_eq!(
+        n[0].township, None,
+        "with no address, the ID names only the county: the office routes it"
+    );
+}
+
+#[test]
+fn a_new_candidate_goes_to_the_township_its_address_names() {
+    let outsider = id(1960, 2, 2, 41);
+    let other = id(1961, 3, 3, 42);
+    let far = id(1962, 4, 4, 43);
+    // The first row has no address; the second names 南河店镇 by its short name. 孙七's
+    // address names no township of the roster; 周八's names two by their short names.
+    let csv = format!(
+        "身份证号,姓名,结算日期,总费用,个人自付,住址
+         {o},赵六,2024-01-10,30000,12000,
+         {o},赵六,2024-10-10,10000,8000,光山县 南河店 西村三组
+         {p},孙七,2024-05-10,40000,21000,外省某市某街
+         {q},周八,2024-05-11,40000,25000,城关南河店交界处
+",
+        o = outsider,
+        p = other,
+        q = far
+    );
+    let (clues, _) = run(&[dataset(DataKind::MedicalExpense, &csv)]);
+    let n = of(&clues, "medical_oop_new");
+    assert_eq!(n.len(), 3);
+    let by_name = |name: &str| {
+        n.iter()
+            .find(|c| c.subjects[0].name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let zhao = by_name("赵六");
+    assert_eq!(zhao.township.as_deref(), Some("南河店镇"));
+    assert!(
+        zhao.evidence.contains("按住址归属南河店镇"),
+        "{}",
+        zhao.evidence
+    );
+    assert!(
+        zhao.evidence.contains("住址 光山县 南河店 西村三组"),
+        "the address is shown with its row: {}",
+        zhao.evidence
+    );
+    assert_eq!(by_name("孙七").township, None);
+    assert_eq!(
+        by_name("周八").township,
+        None,
+        "two townships fit: no guess"
+    );
+}
+
+#[test]
+fn addresses_are_placed_in_townships_only_when_one_fits() {
+    use liandong_compare::township_by_address as place;
+    let towns = ["城关镇", "南河店镇", "文殊乡", "弦山街道", "马畈镇", "关镇"];
+    assert_eq!(
+        place("光山县城关镇东村", &towns),
+        Some("城关镇"),
+        "the longest whole name wins"
+    );
+    assert_eq!(
+        place("光山县 文殊 乡 东岳村", &towns),
+        Some("文殊乡"),
+        "spaces are ignored"
+    );
+    assert_eq!(place("弦山办事处前楼", &towns), Some("弦山街道"));
+    assert_eq!(place("马畈村", &towns), Some("马畈镇"));
+    assert_eq!(
+        place("城关南河店", &towns),
+        None,
+        "two shortened names: no guess"
+    );
+    assert_eq!(place("郑州市金水区", &towns), None);
+    assert_eq!(place("", &towns), None);
+    assert_eq!(
+        place("关", &towns),
+        None,
+        "a one-character stem is never used"
+    );
+    assert_eq!(place("城关镇", &[]), None);
 }
 
 #[test]

@@ -71,7 +71,16 @@ impl App {
         let mut deliver = Vec::new();
 
         // Medical claims: the last three monthly calls, each for its month before; the big
-        // spenders cross 5,000 yuan, three outsiders 20,000.
+        // spenders cross 5,000 yuan, three outsiders 20,000: two with an address in a
+        // township (their clues go there), one without (it stays with the office).
+        let towns = self.store.townships().await?;
+        let address = |i: usize| {
+            towns
+                .get(i * 3)
+                .filter(|_| i < 2)
+                .map(|t| format!("光山县{}{}村", t.name, ["东岳", "新集"][i]))
+                .unwrap_or_default()
+        };
         let outsiders: Vec<Member> = (0..3)
             .filter_map(|i| {
                 let birth = NaiveDate::from_ymd_opt(1958 + i, 3, 9)?;
@@ -90,7 +99,7 @@ impl App {
                 m
             };
             let covered = due.prev();
-            let mut csv = String::from("身份证号,姓名,结算日期,总费用,个人自付,医疗机构\n");
+            let mut csv = String::from("身份证号,姓名,结算日期,总费用,个人自付,医疗机构,住址\n");
             for (i, m) in members.iter().enumerate() {
                 let heavy = i % 23 == 5;
                 if !heavy && i % 6 != 0 {
@@ -120,18 +129,19 @@ impl App {
                 };
                 let _ = writeln!(
                     csv,
-                    "{id},{},{day},{}.00,{oop}.00,县人民医院",
+                    "{id},{},{day},{}.00,{oop}.00,县人民医院,",
                     m.name,
                     oop * 3
                 );
             }
-            for o in &outsiders {
+            for (i, o) in outsiders.iter().enumerate() {
                 let day = covered.day_clamped(12);
                 let _ = writeln!(
                     csv,
-                    "{},{},{day},21000.00,7200.00,市中心医院",
+                    "{},{},{day},21000.00,7200.00,市中心医院,{}",
                     o.id.expose(),
-                    o.name
+                    o.name,
+                    address(i)
                 );
             }
             // A mistyped digit and a miswritten name: near enough to ask, not to take.
@@ -145,7 +155,7 @@ impl App {
                     }
                     let _ = writeln!(
                         csv,
-                        "{}{}{},{},{},2600.00,1900.00,县人民医院",
+                        "{}{}{},{},{},2600.00,1900.00,县人民医院,",
                         &s[..15],
                         d,
                         &s[16..],
@@ -158,7 +168,7 @@ impl App {
             if let Some(m) = members.get(5) {
                 let _ = writeln!(
                     csv,
-                    "4.11321E+17,{},{},900.00,300.00,县中医院",
+                    "4.11321E+17,{},{},900.00,300.00,县中医院,",
                     m.name,
                     covered.day_clamped(20)
                 );

@@ -322,6 +322,24 @@ async fn runs_raise_each_clue_once_route_it_and_count_each_rules_precision() {
     assert!(!mine_items.is_empty());
     assert!(mine["total"].as_i64().expect("n") < total);
     assert!(mine_items.iter().all(|c| c["township"] == "城关镇"));
+    // People outside the roster: a clue goes to the township its address names, and one
+    // with no address stays with the office.
+    let new = clues(&app, &office, "rule=medical_oop_new").await;
+    let places: Vec<&Value> = new["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| &c["township"])
+        .collect();
+    assert_eq!(places.len(), 3, "{new}");
+    assert_eq!(places.iter().filter(|t| t.is_null()).count(), 1, "{new}");
+    assert!(places.contains(&&json!("城关镇")), "{new}");
+    let ours = clues(&app, &town_token, "rule=medical_oop_new").await;
+    assert_eq!(ours["total"], 1, "{ours}");
+    assert!(ours["items"][0]["evidence"]
+        .as_str()
+        .expect("evidence")
+        .contains("按住址归属城关镇"));
     let edu = app.token("dept-edu", DEMO_PASSWORD).await;
     let routed = clues(&app, &edu, "").await;
     assert!(routed["total"].as_i64().expect("n") >= 2, "{routed}");
