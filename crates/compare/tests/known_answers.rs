@@ -153,7 +153,7 @@ fn a_new_candidate_goes_to_the_township_its_address_names() {
     let csv = format!(
         "身份证号,姓名,结算日期,总费用,个人自付,住址
          {o},赵六,2024-01-10,30000,12000,
-         {o},赵六,2024-10-10,10000,8000,光山县 南河店 西村三组
+         {o},赵六,2024-10-10,10000,8000,南召县 南河店 西村三组
          {p},孙七,2024-05-10,40000,21000,外省某市某街
          {q},周八,2024-05-11,40000,25000,城关南河店交界处
 ",
@@ -177,7 +177,7 @@ fn a_new_candidate_goes_to_the_township_its_address_names() {
         zhao.evidence
     );
     assert!(
-        zhao.evidence.contains("住址 光山县 南河店 西村三组"),
+        zhao.evidence.contains("住址 南召县 南河店 西村三组"),
         "the address is shown with its row: {}",
         zhao.evidence
     );
@@ -194,12 +194,12 @@ fn addresses_are_placed_in_townships_only_when_one_fits() {
     use liandong_compare::township_by_address as place;
     let towns = ["城关镇", "南河店镇", "文殊乡", "弦山街道", "马畈镇", "关镇"];
     assert_eq!(
-        place("光山县城关镇东村", &towns),
+        place("南召县城关镇东村", &towns),
         Some("城关镇"),
         "the longest whole name wins"
     );
     assert_eq!(
-        place("光山县 文殊 乡 东岳村", &towns),
+        place("南召县 文殊 乡 东岳村", &towns),
         Some("文殊乡"),
         "spaces are ignored"
     );

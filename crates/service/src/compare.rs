@@ -950,6 +950,51 @@ impl App {
             .await?)
     }
 
+    /// The office places a clue about someone outside the roster in the township where
+    /// verification found the person lives; the township then verifies it and may hand it
+    /// off. A clue about a roster household keeps its household's township.
+    pub async fn assign_clue_township(
+        &self,
+        p: &Principal,
+        id: i64,
+        township_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<RiskClue> {
+        if !p.user.role.is_office() || p.user.role.read_only() {
+            return Err(ServiceError::Forbidden(
+                "仅联动办公室可以为线索指派乡镇".into(),
+            ));
+        }
+        let c = self.clue_for(p, id).await?;
+        if c.household_id.is_some() {
+            return Err(ServiceError::Conflict(
+                "该线索的农户在名单中，所在乡镇随农户确定".into(),
+            ));
+        }
+        let town = self.store.township(township_id).await.map_err(|_| {
+            ServiceError::invalid("township_id", format!("乡镇 {township_id} 不存在"))
+        })?;
+        if !town.active {
+            return Err(ServiceError::invalid(
+                "township_id",
+                format!("{}已停用，不能指派", town.name),
+            ));
+        }
+        Ok(self
+            .store
+            .set_clue_township(&p.actor(), now.timestamp(), c.id, town.id)
+            .await?)
+    }
+
+    /// Whether `p` may place this clue in a township (see [`App::assign_clue_township`]).
+    pub fn can_assign_clue_township(p: &Principal, c: &RiskClue) -> bool {
+        p.user.role.is_office()
+            && !p.user.role.read_only()
+            && c.status == "open"
+            && c.household_id.is_none()
+            && c.warning_id.is_none()
+    }
+
     /// Hands a clue off to the warnings: a warning about its household (or township) with
     /// its evidence, routed and signed for like any other.
     pub async fn clue_to_warning(
@@ -985,7 +1030,7 @@ impl App {
             (None, Some(t)) => Subject::Township(t),
             (None, None) => {
                 return Err(ServiceError::Conflict(
-                    "该线索没有所在乡镇，无法推送预警，请先核实其住址".into(),
+                    "该线索没有所在乡镇，无法推送预警：请联动办公室核实其住址后指派乡镇".into(),
                 ))
             }
         };

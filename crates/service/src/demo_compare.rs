@@ -78,7 +78,7 @@ impl App {
             towns
                 .get(i * 3)
                 .filter(|_| i < 2)
-                .map(|t| format!("光山县{}{}村", t.name, ["东岳", "新集"][i]))
+                .map(|t| format!("南召县{}{}村", t.name, ["东岳", "新集"][i]))
                 .unwrap_or_default()
         };
         let outsiders: Vec<Member> = (0..3)

@@ -785,6 +785,42 @@ impl Store {
         self.clue(id).await
     }
 
+    /// Places an open clue that has no household in a township, once its address is known.
+    pub async fn set_clue_township(
+        &self,
+        actor: &Actor,
+        at: i64,
+        id: i64,
+        township_id: i64,
+    ) -> Result<RiskClue> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query(
+            "UPDATE risk_clue SET township_id = $1
+             WHERE id = $2 AND status = 'open' AND household_id IS NULL AND warning_id IS NULL",
+        )
+        .bind(township_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "只有未核实、未转为预警且不在名单中的线索可以指派乡镇".into(),
+            ));
+        }
+        append(
+            &mut tx,
+            actor,
+            at,
+            "clue.township",
+            &format!("risk_clue:{id}"),
+            None,
+            Some(&json!({"township_id": township_id})),
+        )
+        .await?;
+        tx.commit().await?;
+        self.clue(id).await
+    }
+
     /// Links a clue to the warning it was handed off as.
     pub async fn link_clue_warning(
         &self,

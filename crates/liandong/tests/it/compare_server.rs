@@ -340,6 +340,89 @@ async fn runs_raise_each_clue_once_route_it_and_count_each_rules_precision() {
         .as_str()
         .expect("evidence")
         .contains("按住址归属城关镇"));
+
+    // The office places the one without an address once its township is known.
+    let unplaced = new["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["township"].is_null())
+        .expect("unplaced")
+        .clone();
+    let place = |token: String, body: Value| {
+        let app = &app;
+        let id = unplaced["id"].clone();
+        async move {
+            app.send(
+                Method::POST,
+                &token,
+                &format!("/api/v1/clues/{id}/township"),
+                body,
+            )
+            .await
+        }
+    };
+    let res = place(town_token.clone(), json!({"township_id": town["id"]})).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "a township does not place clues"
+    );
+    let res = place(office.clone(), json!({"township_id": 999_999})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json(res).await;
+    assert_eq!(body["error"]["field"], "township_id", "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("999999"));
+    assert_eq!(
+        clues(&app, &town_token, "rule=medical_oop_new").await["total"],
+        1,
+        "a refused request changes nothing"
+    );
+    let placed = json(place(office.clone(), json!({"township_id": town["id"]})).await).await;
+    assert_eq!(placed["township"], "城关镇", "{placed}");
+    assert_eq!(
+        clues(&app, &town_token, "rule=medical_oop_new").await["total"],
+        2
+    );
+    let household_clue = mine_items
+        .iter()
+        .find(|c| !c["household_id"].is_null())
+        .expect("a household clue");
+    let res = app
+        .send(
+            Method::POST,
+            &office,
+            &format!("/api/v1/clues/{}/township", household_clue["id"]),
+            json!({"township_id": town["id"]}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "a roster household's clue keeps its household's township"
+    );
+    // The township can now hand it off as a warning about someone in its township.
+    let res = app
+        .send(
+            Method::POST,
+            &town_token,
+            &format!("/api/v1/clues/{}/warning", unplaced["id"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(json(res).await["township"], "城关镇");
+    let admin = app.admin().await;
+    let ops = json(app.get(&admin, "/api/v1/audit?action=clue.township").await).await;
+    assert!(
+        ops.to_string()
+            .contains(&format!("risk_clue:{}", unplaced["id"])),
+        "{ops}"
+    );
+
     let edu = app.token("dept-edu", DEMO_PASSWORD).await;
     let routed = clues(&app, &edu, "").await;
     assert!(routed["total"].as_i64().expect("n") >= 2, "{routed}");
@@ -722,6 +805,64 @@ async fn the_workbench_pages_show_the_county_and_take_uploads() {
         .await
         .expect("html");
     assert!(select_count(&html, "#clue-evidence") == 1);
+    assert_eq!(
+        select_count(&html, "#township-form"),
+        0,
+        "a roster household's clue is not placed by hand"
+    );
+
+    // The office places a clue about someone outside the roster from its page.
+    let token = app.token("office", DEMO_PASSWORD).await;
+    let unplaced = clues(&app, &token, "rule=medical_oop_new").await["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["township"].is_null())
+        .expect("unplaced")["id"]
+        .clone();
+    let page = format!("/compare/clues/{unplaced}");
+    let html = office
+        .get(app.url(&page))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    let options = select_texts(&html, "#t-town option");
+    assert!(options.contains(&"城关镇".to_owned()), "{options:?}");
+    let town_id = {
+        let doc = scraper::Html::parse_document(&html);
+        let sel = scraper::Selector::parse("#t-town option").expect("selector");
+        doc.select(&sel)
+            .find(|o| o.text().collect::<String>() == "石门乡")
+            .and_then(|o| o.value().attr("value"))
+            .expect("石门乡")
+            .to_owned()
+    };
+    let csrf = csrf_of(&office, &app, &page).await;
+    let res = office
+        .post(app.url(&format!("{page}/township")))
+        .form(&[("_csrf", csrf.as_str()), ("township_id", town_id.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = office
+        .get(app.url(res.headers()["location"].to_str().expect("loc")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("已指派乡镇，由该乡镇核实。"), "{html}");
+    assert!(html.contains("<b>乡镇：</b>石门乡"));
+    assert_eq!(
+        select_count(&html, "#township-form"),
+        1,
+        "still open: it may be moved"
+    );
 
     // A department uploads through the form: checked, then listed.
     let dept = form_sign_in(&app, "dept-edu", DEMO_PASSWORD).await;

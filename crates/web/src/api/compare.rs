@@ -764,6 +764,29 @@ pub async fn outcome(
     Ok(Json(clue_dto(&st, &c)))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct ClueTownshipRequest {
+    /// The township where verification found the person lives.
+    pub(crate) township_id: i64,
+}
+
+/// The office places a clue about someone outside the roster in a township (指派乡镇); that
+/// township then verifies it and may hand it off as a warning.
+#[utoipa::path(post, path = "/api/v1/clues/{id}/township", tag = "compare", request_body = ClueTownshipRequest,
+    responses((status = 200, body = ClueDto), (status = 422, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn assign_township(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    AppJson(req): AppJson<ClueTownshipRequest>,
+) -> AppResult<Json<ClueDto>> {
+    let c = st
+        .app
+        .assign_clue_township(u.principal(), id, req.township_id, now())
+        .await?;
+    Ok(Json(clue_dto(&st, &c)))
+}
+
 /// Hands a clue off as an early warning to its household's township and the departments
 /// responsible for its risk type.
 #[utoipa::path(post, path = "/api/v1/clues/{id}/warning", tag = "compare",

@@ -232,6 +232,7 @@ pub fn routes() -> Router<AppState> {
         .route("/clues/{id}", get(compare::clue))
         .route("/clues/{id}/outcome", post(compare::outcome))
         .route("/clues/{id}/warning", post(compare::to_warning))
+        .route("/clues/{id}/township", post(compare::assign_township))
         .route("/match-reviews", get(compare::reviews))
         .route("/match-reviews/{id}/decision", post(compare::decide))
 }
@@ -309,7 +310,7 @@ impl Modify for BearerAuth {
         policies::list, policies::create, policies::get_one, policies::follow_up, policies::attach,
         compare::kinds, compare::deliver, compare::feeds, compare::ledger, compare::rules, compare::save_rules,
         compare::start_run, compare::run_job, compare::runs, compare::run,
-        compare::clues, compare::clue, compare::outcome, compare::to_warning, compare::export_unmasked,
+        compare::clues, compare::clue, compare::outcome, compare::to_warning, compare::assign_township, compare::export_unmasked,
         compare::reviews, compare::decide,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use liandong_compare::DataKind;
 use liandong_domain::Role;
+use liandong_service::App;
 use serde::Deserialize;
 
 use super::{flash, render, FormData, Layout};
@@ -41,6 +42,7 @@ fn message(code: Option<&str>) -> Option<&'static str> {
         "duplicate" => "这些文件此前已报送过，数据没有改动。",
         "settled" => "核实结果已保存。",
         "handed" => "已转为预警，推送到乡镇和相关部门。",
+        "placed" => "已指派乡镇，由该乡镇核实。",
         "decided" => "已处理，下次比对将沿用此结论。",
         "rules" => "比对规则新版本已保存。",
         other => return flash(Some(other)),
@@ -387,6 +389,8 @@ struct CluePage {
     c: ClueDto,
     can_settle: bool,
     can_hand_off: bool,
+    /// Townships the office may place the clue in (empty when it may not).
+    townships: Vec<(i64, String)>,
 }
 
 /// The export of the filtered clues, masked.
@@ -438,13 +442,43 @@ pub async fn clue(
     let p = u.principal();
     let c = st.app.clue_for(p, id).await?;
     let can_hand_off = st.app.can_hand_off_clue(p, &c).await;
+    let townships = if App::can_assign_clue_township(p, &c) {
+        st.app
+            .store
+            .townships()
+            .await?
+            .into_iter()
+            .filter(|t| t.active)
+            .map(|t| (t.id, t.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     render(&CluePage {
         l: layout(&format!("线索第 {id} 号"), &auth),
         flash: message(q.msg.as_deref()),
         can_settle: st.app.can_settle_clue(p, &c).await,
         can_hand_off,
+        townships,
         c: clue_dto(&st, &c),
     })
+}
+
+pub async fn assign_township(
+    State(st): State<AppState>,
+    u: Require<Office>,
+    Path(id): Path<i64>,
+    form: FormData,
+) -> AppResult<Response> {
+    let text = form.text("township_id");
+    let town = text
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::invalid("township_id", "请选择乡镇"))?;
+    st.app
+        .assign_clue_township(u.principal(), id, town, now())
+        .await?;
+    back(&format!("/compare/clues/{id}"), "placed")
 }
 
 pub async fn settle(

@@ -218,6 +218,10 @@ pub fn routes() -> Router<AppState> {
         .route("/compare/clues/{id}", get(compare::clue))
         .route("/compare/clues/{id}/outcome", post(compare::settle))
         .route("/compare/clues/{id}/warning", post(compare::hand_off))
+        .route(
+            "/compare/clues/{id}/township",
+            post(compare::assign_township),
+        )
         .route("/compare/reviews", get(compare::reviews))
         .route("/compare/reviews/{id}/decision", post(compare::decide))
         .route(
