@@ -499,7 +499,7 @@ impl Store {
         since: i64,
     ) -> Result<std::collections::HashSet<String>> {
         let rows =
-            sqlx::query("SELECT clue_key FROM risk_clue WHERE status = 'open' OR outcome_at >= $1")
+            sqlx::query("SELECT clue_key FROM risk_clue WHERE saved = 1 AND (status = 'open' OR outcome_at >= $1)")
                 .bind(since)
                 .fetch_all(&self.read)
                 .await?;
@@ -511,7 +511,9 @@ impl Store {
     /// are not held up for the whole save (smaller ones cost more in all: a checkpoint of the
     /// log follows each commit).
     /// The run's summary and its log entry come last: until then the run is not listed (its
-    /// summary is empty), so a run listed is a run saved whole.
+    /// summary is empty) and its clues and review items are not seen (`saved = 0`), so a run
+    /// listed is a run saved whole. What a save cut short more than a day ago left behind is
+    /// removed first (a day, so that a save still going on elsewhere is never touched).
     pub async fn record_run(
         &self,
         actor: &Actor,
@@ -520,6 +522,7 @@ impl Store {
         clues: &[NewClue],
         reviews: &[NewReview],
     ) -> Result<CompareRun> {
+        self.discard_unfinished_runs(at - 86_400).await?;
         // The run's id is taken first, so that its clues can refer to it; the row is written
         // once they are all in.
         let run_id: i64 = {
@@ -541,8 +544,8 @@ impl Store {
             let mut tx = self.write.begin().await?;
             for c in batch {
                 let r = sqlx::query(
-                    "INSERT INTO risk_clue (run_id, rule, title, finding, severity, clue_key, household_id, township_id, subjects, method, confidence, evidence, status, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13) RETURNING id",
+                    "INSERT INTO risk_clue (run_id, rule, title, finding, severity, clue_key, household_id, township_id, subjects, method, confidence, evidence, status, created_at, saved)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, 0) RETURNING id",
                 )
                 .bind(run_id)
                 .bind(&c.rule)
@@ -576,8 +579,8 @@ impl Store {
             let mut tx = self.write.begin().await?;
             for v in batch {
                 sqlx::query(
-                    "INSERT INTO match_review (run_id, kind, source, row_no, raw_masked, name, pair_key, candidates, status)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
+                    "INSERT INTO match_review (run_id, kind, source, row_no, raw_masked, name, pair_key, candidates, status, saved)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0)",
                 )
                 .bind(run_id)
                 .bind(&v.kind)
@@ -604,6 +607,14 @@ impl Store {
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
+        for table in ["risk_clue", "match_review"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET saved = 1 WHERE run_id = $1 AND saved = 0"
+            ))
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         append(
             &mut tx,
             actor,
@@ -620,6 +631,23 @@ impl Store {
             .await?;
         tx.commit().await?;
         run_row(&row)
+    }
+
+    /// Removes runs whose save started before `before` and never finished, with the clues,
+    /// routes and review items they left.
+    async fn discard_unfinished_runs(&self, before: i64) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let runs = "SELECT id FROM compare_run WHERE summary = '' AND started_at < $1";
+        for sql in [
+            format!("DELETE FROM risk_clue_route WHERE clue_id IN (SELECT id FROM risk_clue WHERE saved = 0 AND run_id IN ({runs}))"),
+            format!("DELETE FROM risk_clue WHERE saved = 0 AND run_id IN ({runs})"),
+            format!("DELETE FROM match_review WHERE saved = 0 AND run_id IN ({runs})"),
+            runs.replacen("SELECT id FROM", "DELETE FROM", 1),
+        ] {
+            sqlx::query(&sql).bind(before).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn compare_runs(&self, limit: i64) -> Result<Vec<CompareRun>> {
@@ -644,7 +672,7 @@ impl Store {
 
     /// Clues by filter, newest first, and how many match in all.
     pub async fn clues(&self, f: &ClueFilter) -> Result<(Vec<RiskClue>, i64)> {
-        let mut cond = vec!["1 = 1".to_owned()];
+        let mut cond = vec!["c.saved = 1".to_owned()];
         if let Some(units) = &f.units {
             if units.is_empty() {
                 cond.push("1 = 0".into());
@@ -724,7 +752,7 @@ impl Store {
     }
 
     pub async fn clue(&self, id: i64) -> Result<RiskClue> {
-        let r = sqlx::query(&format!("{CLUE_SELECT} WHERE c.id = $1"))
+        let r = sqlx::query(&format!("{CLUE_SELECT} WHERE c.id = $1 AND c.saved = 1"))
             .bind(id)
             .fetch_optional(&self.read)
             .await?
@@ -757,7 +785,7 @@ impl Store {
         let status = if confirmed { "confirmed" } else { "dismissed" };
         let done = sqlx::query(
             "UPDATE risk_clue SET status = $1, outcome_by = $2, outcome_at = $3, outcome_note = $4
-             WHERE id = $5 AND status = 'open'",
+             WHERE id = $5 AND status = 'open' AND saved = 1",
         )
         .bind(status)
         .bind(&actor.username)
@@ -861,7 +889,7 @@ impl Store {
                 SUM(CASE WHEN status = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
                 SUM(CASE WHEN status = 'dismissed' THEN 1 ELSE 0 END) AS dismissed,
                 SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open
-             FROM risk_clue GROUP BY rule ORDER BY rule",
+             FROM risk_clue WHERE saved = 1 GROUP BY rule ORDER BY rule",
         )
         .fetch_all(&self.read)
         .await?;
@@ -881,7 +909,7 @@ impl Store {
 
     pub async fn reviews(&self, status: Option<&str>, limit: i64) -> Result<Vec<MatchReview>> {
         let rows = sqlx::query(
-            "SELECT * FROM match_review WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
+            "SELECT * FROM match_review WHERE saved = 1 AND (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
         )
         .bind(status)
         .bind(limit)
@@ -891,7 +919,7 @@ impl Store {
     }
 
     pub async fn review(&self, id: i64) -> Result<MatchReview> {
-        let r = sqlx::query("SELECT * FROM match_review WHERE id = $1")
+        let r = sqlx::query("SELECT * FROM match_review WHERE id = $1 AND saved = 1")
             .bind(id)
             .fetch_optional(&self.read)
             .await?
@@ -915,7 +943,7 @@ impl Store {
         };
         let done = sqlx::query(
             "UPDATE match_review SET status = $1, person_id = $2, decided_by = $3, decided_at = $4
-             WHERE id = $5 AND status = 'pending'",
+             WHERE id = $5 AND status = 'pending' AND saved = 1",
         )
         .bind(status)
         .bind(person_id)
@@ -945,7 +973,7 @@ impl Store {
     pub async fn decided_pairs(&self) -> Result<Vec<(String, Option<String>)>> {
         let rows = sqlx::query(
             "SELECT m.pair_key, p.id_sealed FROM match_review m LEFT JOIN person p ON p.id = m.person_id
-             WHERE m.status <> 'pending' ORDER BY m.decided_at DESC, m.id DESC",
+             WHERE m.saved = 1 AND m.status <> 'pending' ORDER BY m.decided_at DESC, m.id DESC",
         )
         .fetch_all(&self.read)
         .await?;
@@ -956,9 +984,10 @@ impl Store {
 
     /// Pending review items already queued, by pair key (a later run does not queue them again).
     pub async fn pending_pair_keys(&self) -> Result<std::collections::HashSet<String>> {
-        let rows = sqlx::query("SELECT pair_key FROM match_review WHERE status = 'pending'")
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT pair_key FROM match_review WHERE saved = 1 AND status = 'pending'")
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(|r| get(r, "pair_key")).collect()
     }
 }

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "compare",
         sqlite: include_str!("../migrations/sqlite/0007_compare.sql"),
     },
+    Migration {
+        version: 8,
+        name: "run saves",
+        sqlite: include_str!("../migrations/sqlite/0008_run_saves.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -317,3 +317,97 @@ async fn backup_is_a_checked_copy() {
     assert_eq!(copy.departments().await.expect("deps").len(), 26);
     assert_eq!(copy.verify_audit().await.expect("verify"), Ok(1));
 }
+
+fn clue(n: usize, township_id: Option<i64>) -> liandong_store::NewClue {
+    liandong_store::NewClue {
+        rule: "medical_oop_new".into(),
+        title: "测试线索".into(),
+        finding: "illness".into(),
+        severity: "high".into(),
+        clue_key: format!("k{n}"),
+        household_id: None,
+        township_id,
+        subjects: "[]".into(),
+        method: "exact".into(),
+        confidence: 1000,
+        evidence: "依据".into(),
+        routes: vec![],
+    }
+}
+
+fn run_of(summary: &str) -> liandong_store::NewRun {
+    liandong_store::NewRun {
+        as_of: "2024-11-30".into(),
+        ruleset: "2024 年第 1 版".into(),
+        deliveries: "[]".into(),
+        summary: summary.into(),
+        millis: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_run_save_cut_short_leaves_nothing_seen_and_is_cleared_by_a_later_run() {
+    let (dir, store) = open().await;
+    let town = store.townships().await.expect("townships")[0].id;
+    // The second batch of clues fails on its last row (no such township): the first batch
+    // of 20,000 is already committed.
+    let mut clues: Vec<_> = (0..20_000).map(|n| clue(n, Some(town))).collect();
+    clues.push(clue(20_000, Some(999_999)));
+    let at = 1_700_000_000;
+    assert!(store
+        .record_run(&admin(), at, &run_of("第一次"), &clues, &[])
+        .await
+        .is_err());
+    let all = liandong_store::ClueFilter {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.clues(&all).await.expect("clues").1, 0);
+    assert!(store.standing_clue_keys(0).await.expect("keys").is_empty());
+    assert!(store.clue_tallies().await.expect("tallies").is_empty());
+    assert!(store.compare_runs(10).await.expect("runs").is_empty());
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("liandong.sqlite3").display()
+    ))
+    .await
+    .expect("raw");
+    let count = |sql: &'static str| {
+        let raw = raw.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&raw)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM risk_clue").await, 20_000);
+
+    // A run within the day leaves the cut-short save alone; one after it clears it.
+    let saved = store
+        .record_run(
+            &admin(),
+            at + 3_600,
+            &run_of("第二次"),
+            &[clue(1, None)],
+            &[],
+        )
+        .await
+        .expect("second run");
+    assert_eq!(count("SELECT COUNT(*) FROM risk_clue").await, 20_001);
+    let (seen, n) = store.clues(&all).await.expect("clues");
+    assert_eq!((n, seen[0].run_id), (1, saved.id));
+    store
+        .record_run(
+            &admin(),
+            at + 90_000,
+            &run_of("第三次"),
+            &[clue(2, None)],
+            &[],
+        )
+        .await
+        .expect("third run");
+    assert_eq!(count("SELECT COUNT(*) FROM risk_clue").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM compare_run").await, 2);
+    assert_eq!(store.compare_runs(10).await.expect("runs").len(), 2);
+}
