@@ -1223,11 +1223,22 @@ impl App {
 
     // ---- review queue ----
 
-    pub async fn reviews(&self, p: &Principal, status: Option<&str>) -> Result<Vec<MatchReview>> {
+    /// Review items by status, `per_page` at a time from page `page` (0 first), and how many
+    /// there are in all.
+    pub async fn reviews(
+        &self,
+        p: &Principal,
+        status: Option<&str>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<MatchReview>, i64)> {
         if !p.user.role.is_office() && p.user.role != Role::Leader && p.user.role != Role::Auditor {
             return Err(ServiceError::Forbidden("待确认匹配由联动办公室处理".into()));
         }
-        Ok(self.store.reviews(status, 500).await?)
+        Ok(self
+            .store
+            .reviews(status, per_page, page.max(0) * per_page)
+            .await?)
     }
 
     pub fn review_candidates(r: &MatchReview) -> Vec<ReviewCandidate> {

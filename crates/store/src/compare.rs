@@ -907,15 +907,33 @@ impl Store {
 
     // ---- review queue ----
 
-    pub async fn reviews(&self, status: Option<&str>, limit: i64) -> Result<Vec<MatchReview>> {
-        let rows = sqlx::query(
-            "SELECT * FROM match_review WHERE saved = 1 AND (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id DESC LIMIT $2",
-        )
+    /// Review items by status (all with `None`), newest first, a page at a time, and how
+    /// many there are in all.
+    pub async fn reviews(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<MatchReview>, i64)> {
+        const COND: &str = "saved = 1 AND (CAST($1 AS TEXT) IS NULL OR status = $1)";
+        let total = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM match_review WHERE {COND}"
+        ))
+        .bind(status)
+        .fetch_one(&self.read)
+        .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM match_review WHERE {COND} ORDER BY id DESC LIMIT $2 OFFSET $3"
+        ))
         .bind(status)
         .bind(limit)
+        .bind(offset)
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(review_row).collect()
+        Ok((
+            rows.iter().map(review_row).collect::<Result<_>>()?,
+            get(&total, "n")?,
+        ))
     }
 
     pub async fn review(&self, id: i64) -> Result<MatchReview> {

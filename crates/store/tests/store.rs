@@ -411,3 +411,31 @@ async fn a_run_save_cut_short_leaves_nothing_seen_and_is_cleared_by_a_later_run(
     assert_eq!(count("SELECT COUNT(*) FROM compare_run").await, 2);
     assert_eq!(store.compare_runs(10).await.expect("runs").len(), 2);
 }
+
+#[tokio::test]
+async fn review_items_come_a_page_at_a_time_with_their_true_total() {
+    let (_dir, store) = open().await;
+    let reviews: Vec<_> = (0..120)
+        .map(|n| liandong_store::NewReview {
+            kind: "medical_expense".into(),
+            source: "claims.csv".into(),
+            row_no: n + 2,
+            raw_masked: "4.11321E+17".into(),
+            name: format!("张{n}"),
+            pair_key: format!("p{n}"),
+            candidates: "[]".into(),
+        })
+        .collect();
+    store
+        .record_run(&admin(), 1_700_000_000, &run_of("一次"), &[], &reviews)
+        .await
+        .expect("run");
+    let (first, total) = store.reviews(Some("pending"), 50, 0).await.expect("page");
+    assert_eq!((first.len(), total), (50, 120));
+    assert_eq!(first[0].row_no, 121, "newest first");
+    let (last, total) = store.reviews(None, 50, 100).await.expect("page");
+    assert_eq!((last.len(), total), (20, 120));
+    assert_eq!(last[19].row_no, 2);
+    let (none, total) = store.reviews(Some("confirmed"), 50, 0).await.expect("page");
+    assert_eq!((none.len(), total), (0, 0));
+}

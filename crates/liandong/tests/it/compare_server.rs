@@ -805,6 +805,31 @@ async fn the_workbench_pages_show_the_county_and_take_uploads() {
         .await
         .expect("html");
     assert!(select_count(&html, "#clue-evidence") == 1);
+    let token = app.token("office", DEMO_PASSWORD).await;
+    let listed = json(app.get(&token, "/api/v1/match-reviews?status=all").await).await;
+    let html = office
+        .get(app.url("/compare/reviews?status=all"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    let n = listed.as_array().expect("list").len();
+    assert!(n > 0);
+    assert_eq!(
+        select_texts(&html, "#review-total"),
+        [format!("共 {n} 条。")]
+    );
+    assert_eq!(select_count(&html, "div.review"), n.min(50));
+    let html = office
+        .get(app.url("/compare/clues/1"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
     assert_eq!(
         select_count(&html, "#township-form"),
         0,
@@ -812,7 +837,6 @@ async fn the_workbench_pages_show_the_county_and_take_uploads() {
     );
 
     // The office places a clue about someone outside the roster from its page.
-    let token = app.token("office", DEMO_PASSWORD).await;
     let unplaced = clues(&app, &token, "rule=medical_oop_new").await["items"]
         .as_array()
         .expect("items")

@@ -965,7 +965,13 @@ pub fn review_dto(r: &MatchReview) -> ReviewDto {
 pub struct ReviewQuery {
     /// `pending` (default), `confirmed`, `rejected` or `all`
     pub(crate) status: Option<String>,
+    /// Page number, from 0 (500 items a page, newest first).
+    #[serde(default)]
+    pub(crate) page: i64,
 }
+
+/// Review items per page.
+pub const REVIEW_PAGE: i64 = 500;
 
 pub fn review_status(s: Option<&str>) -> Result<Option<&str>, AppError> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
@@ -988,7 +994,10 @@ pub async fn reviews(
     Query(q): Query<ReviewQuery>,
 ) -> AppResult<Json<Vec<ReviewDto>>> {
     let status = review_status(q.status.as_deref())?;
-    let list = st.app.reviews(u.principal(), status).await?;
+    let (list, _) = st
+        .app
+        .reviews(u.principal(), status, q.page, REVIEW_PAGE)
+        .await?;
     Ok(Json(list.iter().map(review_dto).collect()))
 }
 

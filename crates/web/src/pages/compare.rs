@@ -64,7 +64,7 @@ struct WorkbenchPage {
     today: String,
     runs: Vec<RunDto>,
     open_clues: i64,
-    pending_reviews: usize,
+    pending_reviews: i64,
 }
 
 pub async fn workbench(
@@ -88,7 +88,7 @@ pub async fn workbench(
         )
         .await?;
     let pending_reviews = if office {
-        st.app.reviews(p, Some("pending")).await?.len()
+        st.app.reviews(p, Some("pending"), 0, 1).await?.1
     } else {
         0
     };
@@ -512,13 +512,21 @@ struct ReviewsPage {
     flash: Option<&'static str>,
     status: String,
     rows: Vec<ReviewDto>,
+    total: i64,
+    page: i64,
+    pages: i64,
 }
 
 #[derive(Deserialize)]
 pub struct ReviewsQuery {
     status: Option<String>,
     msg: Option<String>,
+    #[serde(default)]
+    page: i64,
 }
+
+/// Review items per page on the page (each is a card with its candidates).
+const REVIEW_CARDS: i64 = 50;
 
 pub async fn reviews(
     State(st): State<AppState>,
@@ -527,12 +535,19 @@ pub async fn reviews(
     Query(q): Query<ReviewsQuery>,
 ) -> AppResult<Response> {
     let status = review_status(q.status.as_deref())?;
-    let rows = st.app.reviews(u.principal(), status).await?;
+    let page = q.page.max(0);
+    let (rows, total) = st
+        .app
+        .reviews(u.principal(), status, page, REVIEW_CARDS)
+        .await?;
     render(&ReviewsPage {
         l: layout("待确认匹配", &auth),
         flash: message(q.msg.as_deref()),
         status: status.unwrap_or("all").to_owned(),
         rows: rows.iter().map(review_dto).collect(),
+        total,
+        page,
+        pages: (total + REVIEW_CARDS - 1) / REVIEW_CARDS,
     })
 }
 
