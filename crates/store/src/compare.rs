@@ -154,6 +154,9 @@ pub struct RiskClue {
     pub departments: String,
 }
 
+/// The runs whose save finished: only their clues and review items are seen.
+const SAVED_RUNS: &str = "(SELECT id FROM compare_run WHERE summary <> '')";
+
 const CLUE_SELECT: &str = "SELECT c.*, h.household_no AS household_no, t.name AS township
      FROM risk_clue c LEFT JOIN household h ON h.id = c.household_id
      LEFT JOIN unit t ON t.id = c.township_id";
@@ -499,7 +502,7 @@ impl Store {
         since: i64,
     ) -> Result<std::collections::HashSet<String>> {
         let rows =
-            sqlx::query("SELECT clue_key FROM risk_clue WHERE saved = 1 AND (status = 'open' OR outcome_at >= $1)")
+            sqlx::query("SELECT clue_key FROM risk_clue WHERE run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND (status = 'open' OR outcome_at >= $1)")
                 .bind(since)
                 .fetch_all(&self.read)
                 .await?;
@@ -511,8 +514,8 @@ impl Store {
     /// are not held up for the whole save (smaller ones cost more in all: a checkpoint of the
     /// log follows each commit).
     /// The run's summary and its log entry come last: until then the run is not listed (its
-    /// summary is empty) and its clues and review items are not seen (`saved = 0`), so a run
-    /// listed is a run saved whole. What a save cut short more than a day ago left behind is
+    /// summary is empty) and neither are its clues and review items, so a run listed is a run
+    /// saved whole (rows are never rewritten to show them: clue evidence makes that costly). What a save cut short more than a day ago left behind is
     /// removed first (a day, so that a save still going on elsewhere is never touched).
     pub async fn record_run(
         &self,
@@ -544,8 +547,8 @@ impl Store {
             let mut tx = self.write.begin().await?;
             for c in batch {
                 let r = sqlx::query(
-                    "INSERT INTO risk_clue (run_id, rule, title, finding, severity, clue_key, household_id, township_id, subjects, method, confidence, evidence, status, created_at, saved)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, 0) RETURNING id",
+                    "INSERT INTO risk_clue (run_id, rule, title, finding, severity, clue_key, household_id, township_id, subjects, method, confidence, evidence, status, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13) RETURNING id",
                 )
                 .bind(run_id)
                 .bind(&c.rule)
@@ -579,8 +582,8 @@ impl Store {
             let mut tx = self.write.begin().await?;
             for v in batch {
                 sqlx::query(
-                    "INSERT INTO match_review (run_id, kind, source, row_no, raw_masked, name, pair_key, candidates, status, saved)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0)",
+                    "INSERT INTO match_review (run_id, kind, source, row_no, raw_masked, name, pair_key, candidates, status)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
                 )
                 .bind(run_id)
                 .bind(&v.kind)
@@ -607,14 +610,6 @@ impl Store {
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
-        for table in ["risk_clue", "match_review"] {
-            sqlx::query(&format!(
-                "UPDATE {table} SET saved = 1 WHERE run_id = $1 AND saved = 0"
-            ))
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        }
         append(
             &mut tx,
             actor,
@@ -639,9 +634,9 @@ impl Store {
         let mut tx = self.write.begin().await?;
         let runs = "SELECT id FROM compare_run WHERE summary = '' AND started_at < $1";
         for sql in [
-            format!("DELETE FROM risk_clue_route WHERE clue_id IN (SELECT id FROM risk_clue WHERE saved = 0 AND run_id IN ({runs}))"),
-            format!("DELETE FROM risk_clue WHERE saved = 0 AND run_id IN ({runs})"),
-            format!("DELETE FROM match_review WHERE saved = 0 AND run_id IN ({runs})"),
+            format!("DELETE FROM risk_clue_route WHERE clue_id IN (SELECT id FROM risk_clue WHERE run_id IN ({runs}))"),
+            format!("DELETE FROM risk_clue WHERE run_id IN ({runs})"),
+            format!("DELETE FROM match_review WHERE run_id IN ({runs})"),
             runs.replacen("SELECT id FROM", "DELETE FROM", 1),
         ] {
             sqlx::query(&sql).bind(before).execute(&mut *tx).await?;
@@ -672,7 +667,7 @@ impl Store {
 
     /// Clues by filter, newest first, and how many match in all.
     pub async fn clues(&self, f: &ClueFilter) -> Result<(Vec<RiskClue>, i64)> {
-        let mut cond = vec!["c.saved = 1".to_owned()];
+        let mut cond = vec![format!("c.run_id IN {SAVED_RUNS}")];
         if let Some(units) = &f.units {
             if units.is_empty() {
                 cond.push("1 = 0".into());
@@ -752,11 +747,13 @@ impl Store {
     }
 
     pub async fn clue(&self, id: i64) -> Result<RiskClue> {
-        let r = sqlx::query(&format!("{CLUE_SELECT} WHERE c.id = $1 AND c.saved = 1"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound("该风险线索"))?;
+        let r = sqlx::query(&format!(
+            "{CLUE_SELECT} WHERE c.id = $1 AND c.run_id IN {SAVED_RUNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound("该风险线索"))?;
         let mut c = [clue_row(&r)?];
         self.fill_departments(&mut c).await?;
         let [c] = c;
@@ -785,7 +782,7 @@ impl Store {
         let status = if confirmed { "confirmed" } else { "dismissed" };
         let done = sqlx::query(
             "UPDATE risk_clue SET status = $1, outcome_by = $2, outcome_at = $3, outcome_note = $4
-             WHERE id = $5 AND status = 'open' AND saved = 1",
+             WHERE id = $5 AND status = 'open'",
         )
         .bind(status)
         .bind(&actor.username)
@@ -889,7 +886,7 @@ impl Store {
                 SUM(CASE WHEN status = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
                 SUM(CASE WHEN status = 'dismissed' THEN 1 ELSE 0 END) AS dismissed,
                 SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open
-             FROM risk_clue WHERE saved = 1 GROUP BY rule ORDER BY rule",
+             FROM risk_clue WHERE run_id IN (SELECT id FROM compare_run WHERE summary <> '') GROUP BY rule ORDER BY rule",
         )
         .fetch_all(&self.read)
         .await?;
@@ -915,7 +912,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<MatchReview>, i64)> {
-        const COND: &str = "saved = 1 AND (CAST($1 AS TEXT) IS NULL OR status = $1)";
+        const COND: &str = "run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND (CAST($1 AS TEXT) IS NULL OR status = $1)";
         let total = sqlx::query(&format!(
             "SELECT COUNT(*) AS n FROM match_review WHERE {COND}"
         ))
@@ -937,11 +934,13 @@ impl Store {
     }
 
     pub async fn review(&self, id: i64) -> Result<MatchReview> {
-        let r = sqlx::query("SELECT * FROM match_review WHERE id = $1 AND saved = 1")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or(StoreError::NotFound("该待确认匹配"))?;
+        let r = sqlx::query(&format!(
+            "SELECT * FROM match_review WHERE id = $1 AND run_id IN {SAVED_RUNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StoreError::NotFound("该待确认匹配"))?;
         review_row(&r)
     }
 
@@ -961,7 +960,7 @@ impl Store {
         };
         let done = sqlx::query(
             "UPDATE match_review SET status = $1, person_id = $2, decided_by = $3, decided_at = $4
-             WHERE id = $5 AND status = 'pending' AND saved = 1",
+             WHERE id = $5 AND status = 'pending'",
         )
         .bind(status)
         .bind(person_id)
@@ -991,7 +990,7 @@ impl Store {
     pub async fn decided_pairs(&self) -> Result<Vec<(String, Option<String>)>> {
         let rows = sqlx::query(
             "SELECT m.pair_key, p.id_sealed FROM match_review m LEFT JOIN person p ON p.id = m.person_id
-             WHERE m.saved = 1 AND m.status <> 'pending' ORDER BY m.decided_at DESC, m.id DESC",
+             WHERE m.run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND m.status <> 'pending' ORDER BY m.decided_at DESC, m.id DESC",
         )
         .fetch_all(&self.read)
         .await?;
@@ -1003,7 +1002,7 @@ impl Store {
     /// Pending review items already queued, by pair key (a later run does not queue them again).
     pub async fn pending_pair_keys(&self) -> Result<std::collections::HashSet<String>> {
         let rows =
-            sqlx::query("SELECT pair_key FROM match_review WHERE saved = 1 AND status = 'pending'")
+            sqlx::query("SELECT pair_key FROM match_review WHERE run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND status = 'pending'")
                 .fetch_all(&self.read)
                 .await?;
         rows.iter().map(|r| get(r, "pair_key")).collect()
