@@ -381,6 +381,29 @@ async fn runs_raise_each_clue_once_route_it_and_count_each_rules_precision() {
         1,
         "a refused request changes nothing"
     );
+    let admin = app.admin().await;
+    let retired = towns
+        .as_array()
+        .expect("townships")
+        .iter()
+        .find(|t| t["name"] == "城郊乡")
+        .expect("城郊乡")
+        .clone();
+    let res = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/townships/{}", retired["id"]),
+            json!({"name": "城郊乡", "active": false}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = place(office.clone(), json!({"township_id": retired["id"]})).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(json(res).await["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("城郊乡已停用"));
     let placed = json(place(office.clone(), json!({"township_id": town["id"]})).await).await;
     assert_eq!(placed["township"], "城关镇", "{placed}");
     assert_eq!(
@@ -415,7 +438,12 @@ async fn runs_raise_each_clue_once_route_it_and_count_each_rules_precision() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(json(res).await["township"], "城关镇");
-    let admin = app.admin().await;
+    let res = place(office.clone(), json!({"township_id": town["id"]})).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "a clue handed off stays where it went"
+    );
     let ops = json(app.get(&admin, "/api/v1/audit?action=clue.township").await).await;
     assert!(
         ops.to_string()
