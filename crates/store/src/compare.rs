@@ -154,7 +154,9 @@ pub struct RiskClue {
     pub departments: String,
 }
 
-/// The runs whose save finished: only their clues and review items are seen.
+/// The runs whose save finished: only their clues and review items are seen. Visibility
+/// follows the run rather than a flag on each row, which would have to be rewritten, evidence
+/// and all, at the end of every save.
 const SAVED_RUNS: &str = "(SELECT id FROM compare_run WHERE summary <> '')";
 
 const CLUE_SELECT: &str = "SELECT c.*, h.household_no AS household_no, t.name AS township
@@ -502,7 +504,7 @@ impl Store {
         since: i64,
     ) -> Result<std::collections::HashSet<String>> {
         let rows =
-            sqlx::query("SELECT clue_key FROM risk_clue WHERE run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND (status = 'open' OR outcome_at >= $1)")
+            sqlx::query(&format!("SELECT clue_key FROM risk_clue WHERE run_id IN {SAVED_RUNS} AND (status = 'open' OR outcome_at >= $1)"))
                 .bind(since)
                 .fetch_all(&self.read)
                 .await?;
@@ -514,9 +516,10 @@ impl Store {
     /// are not held up for the whole save (smaller ones cost more in all: a checkpoint of the
     /// log follows each commit).
     /// The run's summary and its log entry come last: until then the run is not listed (its
-    /// summary is empty) and neither are its clues and review items, so a run listed is a run
-    /// saved whole (rows are never rewritten to show them: clue evidence makes that costly). What a save cut short more than a day ago left behind is
-    /// removed first (a day, so that a save still going on elsewhere is never touched).
+    /// summary is empty) and neither are its clues and review items (see [`SAVED_RUNS`]), so
+    /// a run listed is a run saved whole. What a save cut short more than a day ago left
+    /// behind is removed first (a day, so that a save still going on elsewhere is never
+    /// touched).
     pub async fn record_run(
         &self,
         actor: &Actor,
@@ -881,13 +884,13 @@ impl Store {
 
     /// Each rule's clues by outcome.
     pub async fn clue_tallies(&self) -> Result<Vec<RuleTally>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT rule,
                 SUM(CASE WHEN status = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
                 SUM(CASE WHEN status = 'dismissed' THEN 1 ELSE 0 END) AS dismissed,
                 SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open
-             FROM risk_clue WHERE run_id IN (SELECT id FROM compare_run WHERE summary <> '') GROUP BY rule ORDER BY rule",
-        )
+             FROM risk_clue WHERE run_id IN {SAVED_RUNS} GROUP BY rule ORDER BY rule",
+        ))
         .fetch_all(&self.read)
         .await?;
         rows.iter()
@@ -912,15 +915,15 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<MatchReview>, i64)> {
-        const COND: &str = "run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND (CAST($1 AS TEXT) IS NULL OR status = $1)";
+        let cond = format!("run_id IN {SAVED_RUNS} AND (CAST($1 AS TEXT) IS NULL OR status = $1)");
         let total = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM match_review WHERE {COND}"
+            "SELECT COUNT(*) AS n FROM match_review WHERE {cond}"
         ))
         .bind(status)
         .fetch_one(&self.read)
         .await?;
         let rows = sqlx::query(&format!(
-            "SELECT * FROM match_review WHERE {COND} ORDER BY id DESC LIMIT $2 OFFSET $3"
+            "SELECT * FROM match_review WHERE {cond} ORDER BY id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(status)
         .bind(limit)
@@ -988,10 +991,10 @@ impl Store {
 
     /// Decided pairs, newest decision first: (pair key, the member's sealed ID if confirmed).
     pub async fn decided_pairs(&self) -> Result<Vec<(String, Option<String>)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT m.pair_key, p.id_sealed FROM match_review m LEFT JOIN person p ON p.id = m.person_id
-             WHERE m.run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND m.status <> 'pending' ORDER BY m.decided_at DESC, m.id DESC",
-        )
+             WHERE m.run_id IN {SAVED_RUNS} AND m.status <> 'pending' ORDER BY m.decided_at DESC, m.id DESC",
+        ))
         .fetch_all(&self.read)
         .await?;
         rows.iter()
@@ -1001,10 +1004,11 @@ impl Store {
 
     /// Pending review items already queued, by pair key (a later run does not queue them again).
     pub async fn pending_pair_keys(&self) -> Result<std::collections::HashSet<String>> {
-        let rows =
-            sqlx::query("SELECT pair_key FROM match_review WHERE run_id IN (SELECT id FROM compare_run WHERE summary <> '') AND status = 'pending'")
-                .fetch_all(&self.read)
-                .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT pair_key FROM match_review WHERE run_id IN {SAVED_RUNS} AND status = 'pending'"
+        ))
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(|r| get(r, "pair_key")).collect()
     }
 }

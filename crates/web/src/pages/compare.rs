@@ -11,7 +11,7 @@ use liandong_domain::Role;
 use liandong_service::App;
 use serde::Deserialize;
 
-use super::{flash, render, FormData, Layout};
+use super::{flash, render, township_choices, FormData, Layout};
 use crate::api::compare::{
     clue_dto, feed_dto, kind_dto, ledger_dto, month_or_current, parse_kind, parse_month,
     parse_outcome, review_dto, review_status, rules_dto, run_dto, run_job_dto, ClueDto,
@@ -365,15 +365,7 @@ pub async fn clues(
         method: q.method.unwrap_or_default(),
         run_id: q.run_id.unwrap_or_default(),
         rules: rules.rules.iter().map(|r| r.code.clone()).collect(),
-        townships: st
-            .app
-            .store
-            .townships()
-            .await?
-            .into_iter()
-            .filter(|t| t.active)
-            .map(|t| (t.id, t.name))
-            .collect(),
+        townships: township_choices(&st).await?,
         may_unmask: matches!(
             p.user.role,
             Role::OfficeAdmin | Role::OfficeStaff | Role::Township
@@ -443,14 +435,7 @@ pub async fn clue(
     let c = st.app.clue_for(p, id).await?;
     let can_hand_off = st.app.can_hand_off_clue(p, &c).await;
     let townships = if App::can_assign_clue_township(p, &c) {
-        st.app
-            .store
-            .townships()
-            .await?
-            .into_iter()
-            .filter(|t| t.active)
-            .map(|t| (t.id, t.name))
-            .collect()
+        township_choices(&st).await?
     } else {
         Vec::new()
     };

@@ -304,6 +304,19 @@ impl Layout {
     }
 }
 
+/// The townships in use, as (id, name) choices for a form's list.
+pub async fn township_choices(st: &AppState) -> AppResult<Vec<(i64, String)>> {
+    Ok(st
+        .app
+        .store
+        .townships()
+        .await?
+        .into_iter()
+        .filter(|t| t.active)
+        .map(|t| (t.id, t.name))
+        .collect())
+}
+
 pub fn render<T: Template>(t: &T) -> AppResult<Response> {
     let html = t.render().map_err(AppError::internal)?;
     Ok(Html(html).into_response())

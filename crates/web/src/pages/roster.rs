@@ -13,7 +13,7 @@ use liandong_service::warnings::{Subject, WarningInput};
 use liandong_service::{App, Principal};
 use serde::Deserialize;
 
-use super::{flash, render, FormData, Layout};
+use super::{flash, render, township_choices, FormData, Layout};
 use crate::api::monthly::{parse_code, parse_date};
 use crate::api::roster::{
     household_dto, household_filter, person_dto, warning_dto, HouseholdDto, PersonDto, WarningDto,
@@ -412,15 +412,7 @@ pub async fn warnings(
         l: Layout::new("信息预警", "/warnings", &auth),
         flash: flash(q.msg.as_deref()),
         rows,
-        townships: st
-            .app
-            .store
-            .townships()
-            .await?
-            .into_iter()
-            .filter(|t| t.active)
-            .map(|t| (t.id, t.name))
-            .collect(),
+        townships: township_choices(&st).await?,
         risk_types: codes(RiskType::ALL, RiskType::code, RiskType::label),
         today: liandong_domain::deadline::county_date(now()).to_string(),
         can_push: !p.user.role.read_only(),
