@@ -52,7 +52,8 @@ pub struct Subject {
 /// A row behind a clue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowRef {
-    pub source: String,
+    /// Shared with the part: a clue can stand on thousands of rows.
+    pub source: std::sync::Arc<str>,
     pub row: u32,
 }
 
@@ -231,7 +232,7 @@ impl Run<'_> {
                         let part = &ds.parts[pi as usize];
                         report.review.push(ReviewItem {
                             kind: ds.kind,
-                            source: part.source.clone(),
+                            source: part.source.to_string(),
                             row: part.row_no[row as usize],
                             raw_id: part
                                 .failed_ids
@@ -419,49 +420,45 @@ impl Run<'_> {
             Per::Person => p,
             Per::Household => self.roster.persons[p as usize].household,
         };
-        // Which groups (persons or households) the rule flags.
-        let flagged: FastSet<u32> = match &rule.aggregate {
-            None => hits.iter().map(|h| group_of(h.0, rule.per)).collect(),
-            Some(a) => {
-                let groups = match a.per {
-                    Per::Person => self.roster.persons.len(),
-                    Per::Household => self.roster.households.len(),
-                };
-                let mut sums = vec![0_i64; groups];
-                for &(p, pi, r) in &hits {
-                    let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
-                    let g = &mut sums[group_of(p, a.per) as usize];
-                    *g = g.saturating_add(v);
-                }
-                sums.into_iter()
-                    .enumerate()
-                    .filter(|&(_, s)| s >= a.at_least)
-                    .map(|(g, _)| g as u32)
-                    .collect()
+        let groups_of = |per: Per| match per {
+            Per::Person => self.roster.persons.len(),
+            Per::Household => self.roster.households.len(),
+        };
+        // Which groups (persons or households) the rule flags: with an aggregate, those whose
+        // sum reaches the threshold; without, every group with a hit.
+        let flagged: Option<Vec<bool>> = rule.aggregate.as_ref().map(|a| {
+            let mut sums = vec![0_i64; groups_of(a.per)];
+            for &(p, pi, r) in &hits {
+                let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
+                let g = &mut sums[group_of(p, a.per) as usize];
+                *g = g.saturating_add(v);
             }
+            sums.into_iter().map(|s| s >= a.at_least).collect()
+        });
+        let is_flagged = |p: u32| match (&flagged, &rule.aggregate) {
+            (Some(f), Some(a)) => f[group_of(p, a.per) as usize],
+            _ => true,
         };
-        let flag_key = |p: u32| match &rule.aggregate {
-            Some(a) => group_of(p, a.per),
-            None => group_of(p, rule.per),
-        };
-        // Clue groups: by person or by household, holding the hits of flagged people.
-        let mut groups: Vec<(u32, Vec<Hit<u32>>)> = Vec::new();
-        let mut index: FastMap<u32, usize> = FastMap::default();
+        // Clue groups: by person or by household, holding the hits of flagged people, in
+        // the order their first hit came; each group's place kept by group number.
+        let mut groups: Vec<Vec<Hit<u32>>> = Vec::new();
+        let mut place = vec![u32::MAX; groups_of(rule.per)];
         for &h in &hits {
-            if !flagged.contains(&flag_key(h.0)) {
+            if !is_flagged(h.0) {
                 continue;
             }
-            let g = group_of(h.0, rule.per);
-            let i = *index.entry(g).or_insert_with(|| {
-                groups.push((g, Vec::new()));
-                groups.len() - 1
-            });
-            groups[i].1.push(h);
+            let slot = &mut place[group_of(h.0, rule.per) as usize];
+            if *slot == u32::MAX {
+                *slot = groups.len() as u32;
+                groups.push(Vec::new());
+            }
+            groups[*slot as usize].push(h);
         }
-        let mut clues: Vec<Clue> = groups
-            .into_iter()
-            .map(|(_, hits)| self.roster_clue(rule, data, join, &hits, ctx))
-            .collect();
+        drop((hits, place));
+        // Each clue's evidence is written out in words: spread over the cores.
+        let mut clues: Vec<Clue> = on_slices(&groups, |hits| {
+            self.roster_clue(rule, data, join, hits, ctx)
+        });
         clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
         clues
     }
@@ -1120,6 +1117,25 @@ fn row_ref(data: &Dataset, part: u32, row: u32) -> RowRef {
         source: p.source.clone(),
         row: p.row_no[row as usize],
     }
+}
+
+/// `f` of every item, spread over the machine's cores in contiguous slices, in order.
+fn on_slices<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < 256 || threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|slice| s.spawn(move || slice.iter().map(f).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Runs `f` on every part, spread over the machine's cores, results in part order.

@@ -220,7 +220,7 @@ impl ColumnData {
 #[derive(Debug, Clone)]
 pub struct Part {
     /// The file (and sheet) the rows came from.
-    pub source: String,
+    pub source: std::sync::Arc<str>,
     /// Row numbers as the spreadsheet shows them (header = 1).
     pub row_no: Vec<u32>,
     pub ids: Vec<IdCell>,
@@ -412,7 +412,7 @@ fn assemble(
             .any(|c| matches!(c, ColumnData::Text(t) if t.overflow))
     });
     if let Some(p) = overflow {
-        return Err(LoadError::TooLarge(p.source.clone(), size));
+        return Err(LoadError::TooLarge(p.source.to_string(), size));
     }
     if report.rows == 0 {
         return Err(LoadError::NoRows(names.join("、")));
@@ -498,7 +498,7 @@ impl PartBuilder {
         PartBuilder {
             kind,
             part: Part {
-                source: source.to_owned(),
+                source: source.into(),
                 row_no: Vec::new(),
                 ids: Vec::new(),
                 columns,
@@ -640,13 +640,7 @@ impl PartBuilder {
 
 /// An ID number the file gives in canonical form (18 characters, an upper-case `X`).
 fn fast_id(raw: &[u8]) -> Option<IdCell> {
-    if raw.len() != 18 {
-        return None;
-    }
-    match IdKey::normalize(raw) {
-        Ok((key, steps)) if !steps.changed() => Some(IdCell::ok(key, false)),
-        _ => None,
-    }
+    IdKey::canonical_key(raw).map(|key| IdCell::ok(key, false))
 }
 
 /// A date written `2024-03-05` with a plausible year, as its day number (what
@@ -685,7 +679,8 @@ fn fast_day(raw: &[u8]) -> Option<i32> {
 /// An amount written as plain digits with up to two decimals (`1234`, `1234.5`, `1234.56`),
 /// in fen; anything else (signs, thousands separators, spaces) is left to [`parse_fen`].
 fn fast_fen(raw: &[u8]) -> Option<i64> {
-    let (int, frac) = match memchr::memchr(b'.', raw) {
+    // Cells are a few bytes long: a plain search beats a vector one.
+    let (int, frac) = match raw.iter().position(|&c| c == b'.') {
         Some(i) => (&raw[..i], &raw[i + 1..]),
         None => (raw, &[][..]),
     };
@@ -1237,36 +1232,63 @@ fn read_plain_chunk(
     b.reserve(chunk.len() / 48 + 16);
     let width = kind.columns().len();
     let mut cells: Vec<&[u8]> = vec![&[]; width];
+    if chunk.is_empty() {
+        // One blank line.
+        return Some((b, 1));
+    }
     let mut lines = 0_u32;
-    // One pass over the slice for both separators; a missing last line end is added.
-    let (mut line_start, mut cell_start, mut column) = (0, 0, 0);
-    let ends = memchr::memchr2_iter(b',', b'\n', chunk);
-    let last = (!chunk.ends_with(b"\n")).then_some(chunk.len());
-    for end in ends.chain(last) {
-        let cell = &chunk[cell_start..end];
-        if end < chunk.len() && chunk[end] == b',' {
+    // Cell by cell; a missing last line end is added.
+    let mut pos = 0;
+    while pos < chunk.len() {
+        let line_start = pos;
+        let mut column = 0;
+        let line_end = loop {
+            let end = next_separator(chunk, pos);
+            let at_line_end = end == chunk.len() || chunk[end] == b'\n';
+            let cell = &chunk[pos..end];
             if let Some(Some(slot)) = slots.get(column) {
-                cells[*slot] = cell;
+                cells[*slot] = if at_line_end {
+                    cell.strip_suffix(b"\r").unwrap_or(cell)
+                } else {
+                    cell
+                };
             }
             column += 1;
-            cell_start = end + 1;
-            continue;
-        }
+            pos = end + 1;
+            if at_line_end {
+                break end;
+            }
+        };
         lines += 1;
-        let cell = cell.strip_suffix(b"\r").unwrap_or(cell);
-        if let Some(Some(slot)) = slots.get(column) {
-            cells[*slot] = cell;
+        let line = &chunk[line_start..line_end];
+        if !blank_line(line.strip_suffix(b"\r").unwrap_or(line))? {
+            b.push_bytes(lines, |slot| cells[slot])?;
         }
-        let line = &chunk[line_start..end];
-        (line_start, cell_start, column) = (end + 1, end + 1, 0);
-        if blank_line(line.strip_suffix(b"\r").unwrap_or(line))? {
-            cells.iter_mut().for_each(|c| *c = &[]);
-            continue;
-        }
-        b.push_bytes(lines, |slot| cells[slot])?;
         cells.iter_mut().for_each(|c| *c = &[]);
     }
     Some((b, lines))
+}
+
+/// Where the next `,` or line end is, at or after `from` (`chunk.len()` when there is none).
+/// Eight bytes at a time: cells are short, too short for a vector search to pay off.
+fn next_separator(chunk: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(&word) = chunk.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(word);
+        let (comma, newline) = (w ^ (ONES * u64::from(b',')), w ^ (ONES * u64::from(b'\n')));
+        // A byte equal to the separator is zero after the xor; the lowest flagged byte is
+        // the first such one (a borrow only runs upwards from a zero byte).
+        let found =
+            ((comma.wrapping_sub(ONES) & !comma) | (newline.wrapping_sub(ONES) & !newline)) & HIGH;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let rest = chunk.get(i..).unwrap_or_default();
+    memchr::memchr2(b',', b'\n', rest).map_or(chunk.len(), |j| i + j)
 }
 
 /// A line of nothing but white space and commas, which is skipped; `None` when it is not
@@ -1343,6 +1365,29 @@ mod tests {
             "1e3",
         ] {
             assert_eq!(parse_fen(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn separators_are_found_where_a_plain_search_finds_them() {
+        // Separators next to one another, next to multi-byte characters and bytes with the
+        // high bit set, at every distance from the start and from the end.
+        let text =
+            "411321195706190669,阎浩艳,,2024-01-02,\n\n1.5,x\u{3000},,\r\n,\u{FF0C}\u{2C00}é,\n";
+        let bytes = text.as_bytes();
+        for start in 0..=bytes.len() {
+            for end in start..=bytes.len() {
+                let chunk = &bytes[..end];
+                let expected = memchr::memchr2(b',', b'\n', &chunk[start..])
+                    .map_or(chunk.len(), |j| start + j);
+                assert_eq!(next_separator(chunk, start), expected, "{start}..{end}");
+            }
+        }
+        let bytes: Vec<u8> = (0..=255).cycle().take(600).collect();
+        for start in 0..bytes.len() {
+            let expected =
+                memchr::memchr2(b',', b'\n', &bytes[start..]).map_or(bytes.len(), |j| start + j);
+            assert_eq!(next_separator(&bytes, start), expected);
         }
     }
 

@@ -73,9 +73,10 @@ pub struct RosterRow<'a> {
 }
 
 /// Checked rows in file order, kept in the slices they were checked in on each core (rows
-/// are large: a million of them are not moved again into one list).
+/// are large: a million of them are not moved again into one list). The index of their ID
+/// numbers built by the checks is kept for the engine's roster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RosterRows<'a>(Vec<Vec<RosterRow<'a>>>);
+pub struct RosterRows<'a>(Vec<Vec<RosterRow<'a>>>, FastMap<u64, u32>);
 
 impl<'a> RosterRows<'a> {
     pub fn len(&self) -> usize {
@@ -93,7 +94,7 @@ impl<'a> RosterRows<'a> {
 
 impl<'a> From<Vec<RosterRow<'a>>> for RosterRows<'a> {
     fn from(rows: Vec<RosterRow<'a>>) -> Self {
-        RosterRows(vec![rows])
+        RosterRows(vec![rows], FastMap::default())
     }
 }
 
@@ -153,11 +154,14 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
     // Per slice: its problems, every valid ID with its row (checked for repeats even if the
     // row fails otherwise), and the rows that passed their own checks. Rows are large: they
     // are moved once, into the result, and only when every check passed.
-    type Checked<'a> = (Vec<RowError>, Vec<(IdKey, usize)>, Vec<RosterRow<'a>>);
+    // IDs go with their row's place in `rows`: when every row passes, that is its place
+    // among the members too.
+    type Checked<'a> = (Vec<RowError>, Vec<(IdKey, u32)>, Vec<RosterRow<'a>>);
     let checked: Vec<Checked<'a>> = std::thread::scope(|s| {
         let handles: Vec<_> = rows
             .chunks(per)
-            .map(|chunk| {
+            .enumerate()
+            .map(|(c, chunk)| {
                 let (pos, done) = (&pos, &done);
                 s.spawn(move || {
                     let mut errors = Vec::new();
@@ -170,7 +174,7 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
                         }
                         let (key, checked) = check_row(pos, *row, cells, townships, &mut errors);
                         if let Some(key) = key {
-                            keys.push((key, *row));
+                            keys.push((key, (c * per + i) as u32));
                         }
                         passed.extend(checked);
                     }
@@ -184,26 +188,29 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
             .collect()
     });
     let mut errors = Vec::new();
-    let mut seen_ids: FastMap<IdKey, usize> = FastMap::default();
+    let mut seen_ids: FastMap<u64, u32> = FastMap::default();
     seen_ids.reserve(rows.len());
     // Rows repeating an earlier ID: reported, and left out of the household check below.
     let mut repeated: Vec<usize> = Vec::new();
     for (row_errors, keys, _) in &checked {
         errors.extend(row_errors.iter().cloned());
-        for &(key, row) in keys {
-            if let Some(first) = seen_ids.get(&key) {
-                errors.push(RowError {
-                    row,
-                    column: "身份证号",
-                    message: format!("与第 {first} 行的身份证号相同"),
-                });
-                repeated.push(row);
-            } else {
-                seen_ids.insert(key, row);
+        for &(key, at) in keys {
+            let row = rows[at as usize].0;
+            match seen_ids.entry(key.get()) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    errors.push(RowError {
+                        row,
+                        column: "身份证号",
+                        message: format!("与第 {} 行的身份证号相同", rows[*first.get() as usize].0),
+                    });
+                    repeated.push(row);
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
             }
         }
     }
-    drop(seen_ids);
     // One household, one township, village and type: each member agrees with the first.
     // Members of a household usually follow one another, so the map is asked once per run.
     {
@@ -230,7 +237,10 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
     }
     progress.store(rows.len(), Ordering::Relaxed);
     if errors.is_empty() {
-        Ok(RosterRows(checked.into_iter().map(|c| c.2).collect()))
+        Ok(RosterRows(
+            checked.into_iter().map(|c| c.2).collect(),
+            seen_ids,
+        ))
     } else {
         // Each row's own problems, then those it has with rows before it.
         errors.sort_by_key(|e| e.row);
@@ -424,9 +434,9 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
         && !bytes.starts_with(b"PK\x03\x04")
         && memchr::memchr(b'"', body).is_none()
     {
-        if let Ok(text) = std::str::from_utf8(body) {
-            let table =
-                liandong_office::import::read_plain_csv_ref(text, &ROSTER_REQUIRED, limits)?;
+        if let Some(table) =
+            liandong_office::import::read_plain_csv_ref(body, &ROSTER_REQUIRED, limits)?
+        {
             let rows = parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0))
                 .map_err(RosterFileError::Rows)?;
             return Ok(Roster::from_rows(rows));
@@ -473,9 +483,15 @@ pub struct Roster {
 }
 
 impl Roster {
-    pub fn from_rows(rows: RosterRows<'_>) -> Roster {
+    pub fn from_rows(mut rows: RosterRows<'_>) -> Roster {
         let mut r = Roster::default();
-        r.by_key.reserve(rows.len());
+        // The checks' index holds every member at their place when every row passed.
+        let indexed = rows.1.len() == rows.len();
+        if indexed {
+            r.by_key = std::mem::take(&mut rows.1);
+        } else {
+            r.by_key.reserve(rows.len());
+        }
         r.persons.reserve(rows.len());
         r.name_ends.reserve(rows.len());
         let mut household_of: FastMap<&str, u32> = FastMap::default();
@@ -516,7 +532,9 @@ impl Roster {
                 key: row.id,
                 household: h,
             });
-            r.by_key.insert(row.id.get(), p);
+            if !indexed {
+                r.by_key.insert(row.id.get(), p);
+            }
         }
         // Member lists by counting: sizes, then starts, then places.
         let mut start = vec![0_u32; r.households.len() + 1];
@@ -628,6 +646,40 @@ mod tests {
         assert_eq!(fast.name(15_999), names[15_999]);
         assert_eq!(fast.name(7), "王7");
         assert_eq!(fast.members(fast.persons[4].household), [3, 4, 5]);
+        // Every member is found by their key, through the checks' index and without it;
+        // people outside the roster are not.
+        let unindexed = {
+            let table = liandong_office::import::read_table(
+                csv.as_bytes(),
+                &ROSTER_REQUIRED,
+                Default::default(),
+            )
+            .expect("table");
+            let rows = parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0))
+                .expect("valid");
+            let rows: Vec<RosterRow> = rows.into_iter().collect();
+            let r = Roster::from_rows(RosterRows::from(rows));
+            r.persons
+                .iter()
+                .map(|p| r.person(p.key.get()))
+                .collect::<Vec<_>>()
+        };
+        for (p, person) in fast.persons.iter().enumerate() {
+            assert_eq!(fast.person(person.key.get()), Some(p as u32));
+            assert_eq!(unindexed[p], Some(p as u32));
+        }
+        let outsiders = (0..50_000_u32)
+            .filter_map(|i| {
+                let id = IdNumber::from_parts(
+                    "411322",
+                    birth + chrono::Days::new(u64::from(i / 900)),
+                    (i % 900) as u16,
+                )
+                .expect("id");
+                fast.person(id.key().get())
+            })
+            .count();
+        assert_eq!(outsiders, 0);
         assert_eq!(
             fast.members(fast.persons[189].household),
             [189, 190, 191, 194]

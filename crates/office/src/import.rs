@@ -206,12 +206,22 @@ pub fn read_csv(bytes: &[u8], required: &[&str], limits: Limits) -> Result<Sheet
         return Err(ImportError::TooLarge(bytes.len(), limits.max_bytes));
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // A large file without quotes is read in slices on every core, UTF-8 as it is (checked
+    // slice by slice), GBK once decoded (a GBK character never holds a quote byte).
+    let plain = body.len() > 1 << 20 && memchr::memchr(b'"', body).is_none();
+    if plain {
+        if let Some(sheet) = read_plain_csv_ref(body, required, limits)? {
+            return Ok(owned(sheet));
+        }
+    }
     let text = match std::str::from_utf8(body) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => encoding_rs::GBK.decode_without_bom_handling(body).0,
     };
-    if text.len() > 1 << 20 && memchr::memchr(b'"', text.as_bytes()).is_none() {
-        return read_plain_csv(&text, required, limits);
+    if plain {
+        if let Some(sheet) = read_plain_csv_ref(text.as_bytes(), required, limits)? {
+            return Ok(owned(sheet));
+        }
     }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -289,14 +299,6 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// Cuts `body` into about `n` slices that each end at a line end (or the end).
-pub fn split_lines(body: &str, n: usize) -> Vec<&str> {
-    split_line_ranges(body.as_bytes(), n)
-        .into_iter()
-        .map(|r| &body[r])
-        .collect()
-}
-
 /// The byte ranges of about `n` slices of `body` that each end at a line end (or the end). A
 /// line end is never inside a UTF-8 or GBK character, so each slice decodes on its own.
 pub fn split_line_ranges(body: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
@@ -325,57 +327,64 @@ pub struct SheetRef<'a> {
     pub rows: Vec<(usize, Vec<&'a str>)>,
 }
 
-/// A large .csv without quotes (so no cell holds a comma or a line end): read in slices on
-/// every core, with the same result as the general reader.
-fn read_plain_csv(text: &str, required: &[&str], limits: Limits) -> Result<SheetData, ImportError> {
-    let sheet = read_plain_csv_ref(text, required, limits)?;
-    Ok(SheetData {
+fn owned(sheet: SheetRef<'_>) -> SheetData {
+    SheetData {
         headers: sheet.headers,
         rows: sheet
             .rows
             .into_iter()
             .map(|(n, cells)| (n, cells.into_iter().map(str::to_owned).collect()))
             .collect(),
-    })
+    }
 }
 
-/// [`read_csv`] of a .csv without quotes (so no cell holds a comma or a line end), read in
-/// slices on every core, its cells borrowing `text`. The caller checks there is no quote.
+/// [`read_csv`] of a .csv without quotes (so no cell holds a comma or a line end), in UTF-8,
+/// read in slices on every core (each checked as UTF-8 on its own: a line end is never inside
+/// a character), its cells borrowing `bytes`. The caller checks there is no quote. `None`
+/// when the file is not UTF-8.
 pub fn read_plain_csv_ref<'a>(
-    text: &'a str,
+    bytes: &'a [u8],
     required: &[&str],
     limits: Limits,
-) -> Result<SheetRef<'a>, ImportError> {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+) -> Result<Option<SheetRef<'a>>, ImportError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Blank lines before the header are skipped, as the general reader does, but counted.
-    let blank = text.len() - text.trim_start_matches(['\r', '\n']).len();
-    let skipped = text[..blank].matches('\n').count();
-    let text = &text[blank..];
-    let header_end = memchr::memchr(b'\n', text.as_bytes()).unwrap_or(text.len());
-    let headers: Vec<String> = text[..header_end]
+    let blank = bytes
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(bytes.len());
+    let skipped = memchr::memchr_iter(b'\n', &bytes[..blank]).count();
+    let bytes = &bytes[blank..];
+    let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let Ok(header) = std::str::from_utf8(&bytes[..header_end]) else {
+        return Ok(None);
+    };
+    let headers: Vec<String> = header
         .trim_end_matches('\r')
         .split(',')
         .map(|h| h.trim().to_owned())
         .collect();
     check_required(&headers, required)?;
-    let body = &text[(header_end + 1).min(text.len())..];
+    let body = &bytes[(header_end + 1).min(bytes.len())..];
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunks = split_lines(body, threads);
+    let chunks = split_line_ranges(body, threads);
+    let width = headers.len();
     // Per slice: its rows (numbered from 1 within the slice), its line count, and its first
-    // over-long cell.
-    type Slice<'a> = (Vec<(usize, Vec<&'a str>)>, usize, Option<(usize, usize)>);
+    // over-long cell; `None` when it is not UTF-8.
+    type Slice<'a> = Option<(Vec<(usize, Vec<&'a str>)>, usize, Option<(usize, usize)>)>;
     let slices: Vec<Slice> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
-            .iter()
-            .map(|chunk| {
+            .into_iter()
+            .map(|range| {
                 s.spawn(move || {
-                    let mut rows = Vec::new();
+                    let chunk = std::str::from_utf8(&body[range]).ok()?;
+                    let mut rows = Vec::with_capacity(chunk.len() / 64);
                     let mut lines = 0;
                     let mut too_long = None;
                     for line in chunk.split('\n') {
                         lines += 1;
                         let line = line.strip_suffix('\r').unwrap_or(line);
-                        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+                        let cells = plain_cells(line, width);
                         if cells.iter().all(|c| c.is_empty()) {
                             continue;
                         }
@@ -393,7 +402,7 @@ pub fn read_plain_csv_ref<'a>(
                     if chunk.ends_with('\n') {
                         lines -= 1;
                     }
-                    (rows, lines, too_long)
+                    Some((rows, lines, too_long))
                 })
             })
             .collect();
@@ -402,6 +411,9 @@ pub fn read_plain_csv_ref<'a>(
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
+    let Some(slices) = slices.into_iter().collect::<Option<Vec<_>>>() else {
+        return Ok(None);
+    };
     let total: usize = slices.iter().map(|s| s.0.len()).sum();
     // The header is row 1 (after any blank lines); each slice continues where the one before
     // ended.
@@ -424,7 +436,30 @@ pub fn read_plain_csv_ref<'a>(
     if out.is_empty() {
         return Err(ImportError::NoRows);
     }
-    Ok(SheetRef { headers, rows: out })
+    Ok(Some(SheetRef { headers, rows: out }))
+}
+
+/// The trimmed cells of a line without quotes. Byte by byte: cells are short, and a row's
+/// cells are counted by its header so that the list is allocated once.
+fn plain_cells(line: &str, width: usize) -> Vec<&str> {
+    let mut cells = Vec::with_capacity(width);
+    let mut start = 0;
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        if b == b',' {
+            cells.push(trim_cell(&line[start..i]));
+            start = i + 1;
+        }
+    }
+    cells.push(trim_cell(&line[start..]));
+    cells
+}
+
+/// `str::trim`, settled at once for a cell that starts and ends with printable ASCII.
+fn trim_cell(cell: &str) -> &str {
+    match (cell.as_bytes().first(), cell.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => cell,
+        _ => cell.trim(),
+    }
 }
 
 /// A .csv or an .xlsx, told apart by content (an .xlsx is a zip).
@@ -557,6 +592,27 @@ mod tests {
             fast.rows[1].0, 6,
             "blank lines still count as rows of the file"
         );
+        // The same file in GBK, and one that is ASCII but for a GBK name in its last slice:
+        // read as the UTF-8 file is.
+        let (gbk, _, _) = encoding_rs::GBK.encode(plain.trim_start_matches('\u{feff}'));
+        let from_gbk = read_csv(&gbk, &["户编号", "姓名"], limits).expect("gbk");
+        assert_eq!(from_gbk, fast);
+        let ascii: String = std::iter::once("no,name,id\n".to_owned())
+            .chain((0..40_000).map(|i| format!("H{i},ZS{i},4113211970010100{:02}\n", i % 100)))
+            .collect();
+        let last = ascii.rfind("ZS").expect("a name");
+        let late = [
+            &ascii.as_bytes()[..last],
+            &encoding_rs::GBK.encode("张三").0,
+            &ascii.as_bytes()[last + 2..],
+        ]
+        .concat();
+        assert!(late.len() > 1 << 20);
+        assert!(std::str::from_utf8(&late[..late.len() / 2]).is_ok());
+        let from_late = read_csv(&late, &["no", "name"], limits).expect("late gbk");
+        assert_eq!(from_late.rows.len(), 40_000);
+        assert_eq!(from_late.rows[39_999].1[1], "张三39999");
+        assert_eq!(from_late.rows[39_998].1[1], "ZS39998");
         let few = Limits {
             max_rows: 39_999,
             ..limits
