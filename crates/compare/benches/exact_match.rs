@@ -280,7 +280,7 @@ fn fuzzy_quality(dir: &Path, roster: &Path, claims: &Path) {
     let mut tally: HashMap<Corruption, [u64; 5]> = HashMap::new();
     let key_of = |p: u32| roster.persons[p as usize].key.get();
     for (pi, r, res) in &resolved {
-        let row_no = ds.parts[*pi as usize].row_no[*r as usize];
+        let row_no = ds.parts[*pi as usize].row_no.get(*r as usize);
         let Some((class, key)) = truth.get(&row_no) else {
             continue;
         };
@@ -296,7 +296,7 @@ fn fuzzy_quality(dir: &Path, roster: &Path, claims: &Path) {
     // Damage that normalisation undoes: the row's key must be the true one.
     for part in &ds.parts {
         for (r, row_no) in part.row_no.iter().enumerate() {
-            if let Some((class, key)) = truth.get(row_no) {
+            if let Some((class, key)) = truth.get(&row_no) {
                 if class.recoverable() {
                     let t = tally.entry(*class).or_default();
                     t[0] += 1;

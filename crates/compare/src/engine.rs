@@ -233,7 +233,7 @@ impl Run<'_> {
                         report.review.push(ReviewItem {
                             kind: ds.kind,
                             source: part.source.to_string(),
-                            row: part.row_no[row as usize],
+                            row: part.row_no.get(row as usize),
                             raw_id: part
                                 .failed_ids
                                 .iter()
@@ -1042,7 +1042,7 @@ fn push_rows(
             format!(
                 "{} 第 {} 行（{}）",
                 part.source,
-                part.row_no[r as usize],
+                part.row_no.get(r as usize),
                 values.join("，")
             )
         })
@@ -1115,7 +1115,7 @@ fn row_ref(data: &Dataset, part: u32, row: u32) -> RowRef {
     let p = &data.parts[part as usize];
     RowRef {
         source: p.source.clone(),
-        row: p.row_no[row as usize],
+        row: p.row_no.get(row as usize),
     }
 }
 

@@ -151,6 +151,59 @@ impl NormalisationReport {
     }
 }
 
+/// A part's row numbers as the spreadsheet shows them, kept as runs of consecutive numbers:
+/// a file's rows follow one another but for blank lines, so ten million rows take a few
+/// bytes rather than forty megabytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowNumbers {
+    /// (index of a run's first row, that row's number), by index.
+    runs: Vec<(u32, u32)>,
+    len: u32,
+}
+
+impl RowNumbers {
+    fn push(&mut self, row: u32) {
+        let continues = self
+            .runs
+            .last()
+            .is_some_and(|&(i, r)| r.checked_add(self.len - i) == Some(row));
+        if !continues {
+            self.runs.push((self.len, row));
+        }
+        self.len += 1;
+    }
+
+    /// The number of the row at `index`.
+    pub fn get(&self, index: usize) -> u32 {
+        let run = self.runs.partition_point(|&(i, _)| i as usize <= index) - 1;
+        let (first, row) = self.runs[run];
+        row + (index as u32 - first)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every row number, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.runs.iter().enumerate().flat_map(|(k, &(first, row))| {
+            let end = self.runs.get(k + 1).map_or(self.len, |n| n.0);
+            (0..end - first).map(move |d| row + d)
+        })
+    }
+
+    /// Every number moved on by `lines` (a slice's rows, once the lines before it are known).
+    fn shift(&mut self, lines: u32) {
+        for run in &mut self.runs {
+            run.1 += lines;
+        }
+    }
+}
+
 /// Text cells of a column, in one buffer.
 #[derive(Debug, Clone, Default)]
 pub struct TextColumn {
@@ -222,7 +275,7 @@ pub struct Part {
     /// The file (and sheet) the rows came from.
     pub source: std::sync::Arc<str>,
     /// Row numbers as the spreadsheet shows them (header = 1).
-    pub row_no: Vec<u32>,
+    pub row_no: RowNumbers,
     pub ids: Vec<IdCell>,
     /// By template column.
     pub columns: Vec<ColumnData>,
@@ -499,7 +552,7 @@ impl PartBuilder {
             kind,
             part: Part {
                 source: source.into(),
-                row_no: Vec::new(),
+                row_no: RowNumbers::default(),
                 ids: Vec::new(),
                 columns,
                 failed_ids: Vec::new(),
@@ -622,7 +675,6 @@ impl PartBuilder {
 
     /// Room for about `rows` more rows, so that columns do not grow step by step.
     fn reserve(&mut self, rows: usize) {
-        self.part.row_no.reserve(rows);
         self.part.ids.reserve(rows);
         for c in &mut self.part.columns {
             match c {
@@ -1036,9 +1088,7 @@ fn number_rows(built: Vec<(PartBuilder, u32)>, lines_before: u32) -> Vec<Loaded>
     let mut lines_before = lines_before;
     let mut out = Vec::with_capacity(built.len());
     for (mut b, lines) in built {
-        for r in &mut b.part.row_no {
-            *r += lines_before;
-        }
+        b.part.row_no.shift(lines_before);
         for e in &mut b.sink.errors {
             e.row += lines_before;
         }
@@ -1369,6 +1419,30 @@ mod tests {
     }
 
     #[test]
+    fn row_numbers_kept_as_runs_read_back_as_pushed() {
+        // Runs broken by blank lines, a repeat and a step back (rows as a sheet may give
+        // them), and numbers near the top of the range.
+        let pushed = [2, 3, 4, 7, 8, 8, 5, 6, 100, u32::MAX - 2, u32::MAX - 1, 0];
+        let mut rows = RowNumbers::default();
+        assert!(rows.is_empty());
+        for &r in &pushed {
+            rows.push(r);
+        }
+        assert_eq!(rows.len(), pushed.len());
+        assert_eq!(rows.iter().collect::<Vec<_>>(), pushed);
+        for (i, &r) in pushed.iter().enumerate() {
+            assert_eq!(rows.get(i), r, "{i}");
+        }
+        assert_eq!(rows.runs.len(), 7);
+        let mut plain = RowNumbers::default();
+        (2..100_002).for_each(|r| plain.push(r));
+        plain.shift(40);
+        assert_eq!(plain.runs, [(0, 42)]);
+        assert_eq!(plain.get(99_999), 100_041);
+        assert!(plain.iter().eq(42..100_042));
+    }
+
+    #[test]
     fn separators_are_found_where_a_plain_search_finds_them() {
         // Separators next to one another, next to multi-byte characters and bytes with the
         // high bit set, at every distance from the start and from the end.
@@ -1494,7 +1568,7 @@ mod tests {
                                 .flat_map(|p| {
                                     (0..p.len()).map(move |r| {
                                         (
-                                            p.row_no[r],
+                                            p.row_no.get(r),
                                             p.ids[r].raw_key(),
                                             p.display(1, r),
                                             p.display(4, r),

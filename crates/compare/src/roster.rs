@@ -276,7 +276,7 @@ fn check_row<'a, C: AsRef<str>>(
         if required && v.is_empty() {
             err(column, "不能为空".into());
             None
-        } else if v.chars().count() > max {
+        } else if v.len() > max && v.chars().count() > max {
             err(column, format!("最多 {max} 个字"));
             None
         } else {
