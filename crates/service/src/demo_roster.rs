@@ -22,14 +22,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(20230501);
-        let townships: Vec<(i64, String)> = self
-            .store
-            .townships()
-            .await?
-            .into_iter()
-            .filter(|t| t.active)
-            .map(|t| (t.id, t.name))
-            .collect();
+        let townships = self.store.active_townships().await?;
         let headers: Vec<String> = [
             "户编号",
             "乡镇",

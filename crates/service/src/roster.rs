@@ -310,14 +310,7 @@ impl App {
         if let Some((by, at)) = self.store.imported_before("roster", hash).await? {
             return Ok(JobState::AlreadyImported(by, at));
         }
-        let townships: Vec<(i64, String)> = self
-            .store
-            .townships()
-            .await?
-            .into_iter()
-            .filter(|t| t.active)
-            .map(|t| (t.id, t.name))
-            .collect();
+        let townships = self.store.active_townships().await?;
         let snapshot = self.store.roster_snapshot().await?;
         let vault = self.vault()?;
         let master = vault.clone();

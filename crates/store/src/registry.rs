@@ -330,6 +330,17 @@ impl Store {
         self.department(department_id).await
     }
 
+    /// The townships in use, as (id, name): the choices of a form, the places a demo fills.
+    pub async fn active_townships(&self) -> Result<Vec<(i64, String)>> {
+        Ok(self
+            .townships()
+            .await?
+            .into_iter()
+            .filter(|t| t.active)
+            .map(|t| (t.id, t.name))
+            .collect())
+    }
+
     pub async fn townships(&self) -> Result<Vec<Township>> {
         let rows = sqlx::query(
             "SELECT id, code, name, active FROM unit WHERE kind = 'township' ORDER BY active DESC, sort_order, id",

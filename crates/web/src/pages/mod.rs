@@ -306,15 +306,7 @@ impl Layout {
 
 /// The townships in use, as (id, name) choices for a form's list.
 pub async fn township_choices(st: &AppState) -> AppResult<Vec<(i64, String)>> {
-    Ok(st
-        .app
-        .store
-        .townships()
-        .await?
-        .into_iter()
-        .filter(|t| t.active)
-        .map(|t| (t.id, t.name))
-        .collect())
+    Ok(st.app.store.active_townships().await?)
 }
 
 pub fn render<T: Template>(t: &T) -> AppResult<Response> {
