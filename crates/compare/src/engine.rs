@@ -3,6 +3,7 @@
 //! clue that carries the rows and values behind it.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
 use liandong_domain::id_number::IdKey;
@@ -455,9 +456,12 @@ impl Run<'_> {
             groups[*slot as usize].push(h);
         }
         drop((hits, place));
-        // Each clue's evidence is written out in words: spread over the cores.
+        // Each clue's evidence is written out in words: spread over the cores. The rule's
+        // conditions read the same in every clue, so they are written once.
+        let mut conditions = String::new();
+        push_conditions(&mut conditions, rule.data, &rule.filters, ctx);
         let mut clues: Vec<Clue> = on_slices(&groups, |hits| {
-            self.roster_clue(rule, data, join, hits, ctx)
+            self.roster_clue(rule, data, join, hits, &conditions)
         });
         clues.sort_by(|a, b| a.household_no.cmp(&b.household_no));
         clues
@@ -469,12 +473,14 @@ impl Run<'_> {
         data: &Dataset,
         join: &Join,
         hits: &[(u32, u32, u32)],
-        ctx: &Ctx,
+        conditions: &str,
     ) -> Clue {
         let mut subjects: Vec<Subject> = Vec::new();
-        let mut seen = HashSet::new();
+        // A person or a household: a few people, found faster in a list than in a set.
+        let mut seen: Vec<u32> = Vec::new();
         for &(p, pi, r) in hits {
-            if seen.insert(p) {
+            if !seen.contains(&p) {
+                seen.push(p);
                 let person = &self.roster.persons[p as usize];
                 let normalised = data.parts[pi as usize].ids[r as usize].normalised();
                 let (method, confidence) = match join.fuzzy.get(&(pi, r)) {
@@ -500,18 +506,19 @@ impl Run<'_> {
                 })
                 .fold(0_i64, i64::saturating_add);
             let header = rule.data.columns()[a.column].header;
-            evidence.push_str(&format!(
+            let _ = write!(
+                evidence,
                 "{} {} 条，{}合计 {}，达到 {}的阈值",
                 rule.data.label(),
                 hits.len(),
                 header,
                 amount(total, a.money),
                 amount(a.at_least, a.money),
-            ));
+            );
         } else {
-            evidence.push_str(&format!("{}中有 {} 条记录", rule.data.label(), hits.len()));
+            let _ = write!(evidence, "{}中有 {} 条记录", rule.data.label(), hits.len());
         }
-        push_conditions(&mut evidence, rule.data, &rule.filters, ctx);
+        evidence.push_str(conditions);
         push_rows(
             &mut evidence,
             rule.data,
@@ -1024,65 +1031,67 @@ fn push_rows(
     rows: impl Iterator<Item = (u32, u32)>,
 ) {
     const SHOWN: usize = 5;
-    let rows: Vec<(u32, u32)> = rows.collect();
-    let described: Vec<String> = rows
-        .iter()
-        .take(SHOWN)
-        .map(|&(pi, r)| {
-            let part = &data.parts[pi as usize];
-            let values: Vec<String> = kind
-                .columns()
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.ty != FieldType::Id && c.field != "name")
-                .map(|(i, c)| (c.header, mask_long_numbers(&part.display(i, r as usize))))
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(h, v)| format!("{h} {v}"))
-                .collect();
-            format!(
-                "{} 第 {} 行（{}）",
-                part.source,
-                part.row_no.get(r as usize),
-                values.join("，")
-            )
-        })
-        .collect();
-    if described.is_empty() {
-        return;
+    let mut count = 0;
+    for (pi, r) in rows {
+        count += 1;
+        if count > SHOWN {
+            continue;
+        }
+        out.push_str(if count == 1 { "；来源：" } else { "；" });
+        let part = &data.parts[pi as usize];
+        let _ = write!(
+            out,
+            "{} 第 {} 行（",
+            part.source,
+            part.row_no.get(r as usize)
+        );
+        let mut first = true;
+        for (i, c) in kind.columns().iter().enumerate() {
+            if c.ty == FieldType::Id || c.field == "name" {
+                continue;
+            }
+            let value = part.display(i, r as usize);
+            if value.is_empty() {
+                continue;
+            }
+            if !first {
+                out.push('，');
+            }
+            first = false;
+            out.push_str(c.header);
+            out.push(' ');
+            push_masked(out, &value);
+        }
+        out.push('）');
     }
-    out.push_str("；来源：");
-    out.push_str(&described.join("；"));
-    if rows.len() > SHOWN {
-        out.push_str(&format!(" 等 {} 条", rows.len()));
+    if count > SHOWN {
+        let _ = write!(out, " 等 {count} 条");
     }
 }
 
-/// Hides the middle of every run of 15 or more digits (a certificate number built on an ID
-/// number, say): evidence is read by many and never needs them whole.
-fn mask_long_numbers(v: &str) -> String {
-    let chars: Vec<char> = v.chars().collect();
-    let mut out = String::with_capacity(v.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
+/// `v` with the middle of every run of 15 or more digits hidden (a certificate number built
+/// on an ID number, say): evidence is read by many and never needs them whole.
+fn push_masked(out: &mut String, v: &str) {
+    let b = v.as_bytes();
+    let (mut i, mut copied) = (0, 0);
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
             i += 1;
             continue;
         }
         let start = i;
-        while i < chars.len() && (chars[i].is_ascii_digit() || matches!(chars[i], 'X' | 'x')) {
+        while i < b.len() && (b[i].is_ascii_digit() || matches!(b[i], b'X' | b'x')) {
             i += 1;
         }
-        let run = &chars[start..i];
-        if run.len() >= 15 {
-            out.extend(&run[..4]);
-            out.extend(std::iter::repeat_n('*', run.len() - 8));
-            out.extend(&run[run.len() - 4..]);
-        } else {
-            out.extend(run);
+        if i - start >= 15 {
+            // The run is ASCII: its ends are character boundaries.
+            out.push_str(&v[copied..start + 4]);
+            out.extend(std::iter::repeat_n('*', i - start - 8));
+            out.push_str(&v[i - 4..i]);
+            copied = i;
         }
     }
-    out
+    out.push_str(&v[copied..]);
 }
 
 /// A clue of `rule` about `subjects` (at least one), routed as the rule says.
@@ -1172,4 +1181,32 @@ fn on_parts<T: Send>(parts: &[Part], f: impl Fn(usize, &Part) -> T + Sync) -> Ve
         }
     });
     out.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_masked;
+
+    fn masked(v: &str) -> String {
+        let mut out = String::from(">");
+        push_masked(&mut out, v);
+        out
+    }
+
+    #[test]
+    fn long_digit_runs_are_masked_in_the_middle_and_the_rest_is_kept() {
+        assert_eq!(masked(""), ">");
+        assert_eq!(masked("残疾证 12345678901234"), ">残疾证 12345678901234");
+        assert_eq!(masked("123456789012345"), ">1234*******2345");
+        assert_eq!(
+            masked("证号41132119900101123X2级，另41132119900101123x"),
+            ">证号4113***********23X2级，另4113**********123x"
+        );
+        // A run starts at a digit: a leading X is text, and full-width digits are not digits.
+        assert_eq!(
+            masked("X411321199001011234，４１１３"),
+            ">X4113**********1234，４１１３"
+        );
+        assert_eq!(masked("8,000.00"), ">8,000.00");
+    }
 }
