@@ -17,5 +17,8 @@ pub mod synth;
 pub use engine::{township_by_address, Clue, ClueKey, Decided, MatchMethod, Run, RunReport};
 pub use kinds::DataKind;
 pub use load::{load, load_paths, Dataset, LoadError};
-pub use roster::{parse_roster, read_roster, Roster, RosterFileError, RosterRow, RosterRows};
+pub use roster::{
+    parse_roster, parse_roster_keeping, read_roster, KeptRow, MemberRow, Roster, RosterFileError,
+    RosterRow, RosterRows,
+};
 pub use rules::RuleSet;

@@ -72,13 +72,115 @@ pub struct RosterRow<'a> {
     pub schooling: &'a str,
 }
 
+/// A checked row as the file's checks and the engine's [`Roster`] see it: the whole
+/// [`RosterRow`] for the server's import, or the smaller [`MemberRow`] for comparison.
+pub trait KeptRow {
+    fn row(&self) -> usize;
+    fn household_no(&self) -> &str;
+    fn township(&self) -> &str;
+    fn village(&self) -> &str;
+    fn kind(&self) -> HouseholdKind;
+    fn stage(&self) -> MonitoringStage;
+    fn name(&self) -> &str;
+    fn id(&self) -> IdKey;
+}
+
+impl KeptRow for RosterRow<'_> {
+    fn row(&self) -> usize {
+        self.row
+    }
+    fn household_no(&self) -> &str {
+        self.household_no
+    }
+    fn township(&self) -> &str {
+        self.township
+    }
+    fn village(&self) -> &str {
+        self.village
+    }
+    fn kind(&self) -> HouseholdKind {
+        self.kind
+    }
+    fn stage(&self) -> MonitoringStage {
+        self.stage
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn id(&self) -> IdKey {
+        self.id
+    }
+}
+
+/// What comparison keeps of a checked row: what [`Roster`] is built from, under a third of
+/// a [`RosterRow`]'s size (a county's million members are all held while its file is read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow<'a> {
+    row: usize,
+    household_no: &'a str,
+    township: &'a str,
+    village: &'a str,
+    name: &'a str,
+    id: IdKey,
+    kind: HouseholdKind,
+    stage: MonitoringStage,
+}
+
+impl<'a> From<RosterRow<'a>> for MemberRow<'a> {
+    fn from(r: RosterRow<'a>) -> Self {
+        MemberRow {
+            row: r.row,
+            household_no: r.household_no,
+            township: r.township,
+            village: r.village,
+            name: r.name,
+            id: r.id,
+            kind: r.kind,
+            stage: r.stage,
+        }
+    }
+}
+
+impl KeptRow for MemberRow<'_> {
+    fn row(&self) -> usize {
+        self.row
+    }
+    fn household_no(&self) -> &str {
+        self.household_no
+    }
+    fn township(&self) -> &str {
+        self.township
+    }
+    fn village(&self) -> &str {
+        self.village
+    }
+    fn kind(&self) -> HouseholdKind {
+        self.kind
+    }
+    fn stage(&self) -> MonitoringStage {
+        self.stage
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn id(&self) -> IdKey {
+        self.id
+    }
+}
+
 /// Checked rows in file order, kept in the slices they were checked in on each core (rows
 /// are large: a million of them are not moved again into one list). The index of their ID
 /// numbers built by the checks is kept for the engine's roster.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RosterRows<'a>(Vec<Vec<RosterRow<'a>>>, FastMap<u64, u32>);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterRows<T>(Vec<Vec<T>>, FastMap<u64, u32>);
 
-impl<'a> RosterRows<'a> {
+impl<T> Default for RosterRows<T> {
+    fn default() -> Self {
+        RosterRows(Vec::new(), FastMap::default())
+    }
+}
+
+impl<T> RosterRows<T> {
     pub fn len(&self) -> usize {
         self.0.iter().map(Vec::len).sum()
     }
@@ -87,20 +189,20 @@ impl<'a> RosterRows<'a> {
         self.0.iter().all(Vec::is_empty)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &RosterRow<'a>> {
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.0.iter().flatten()
     }
 }
 
-impl<'a> From<Vec<RosterRow<'a>>> for RosterRows<'a> {
-    fn from(rows: Vec<RosterRow<'a>>) -> Self {
+impl<T> From<Vec<T>> for RosterRows<T> {
+    fn from(rows: Vec<T>) -> Self {
         RosterRows(vec![rows], FastMap::default())
     }
 }
 
-impl<'a> IntoIterator for RosterRows<'a> {
-    type Item = RosterRow<'a>;
-    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<RosterRow<'a>>>>;
+impl<T> IntoIterator for RosterRows<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter().flatten()
@@ -144,7 +246,18 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
     rows: &'a [(usize, Vec<C>)],
     townships: Option<&[String]>,
     progress: &AtomicUsize,
-) -> Result<RosterRows<'a>, Vec<RowError>> {
+) -> Result<RosterRows<RosterRow<'a>>, Vec<RowError>> {
+    parse_roster_keeping(headers, rows, townships, progress, |r| r)
+}
+
+/// [`parse_roster`], keeping of each row that passes what `keep` makes of it.
+pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
+    headers: &[String],
+    rows: &'a [(usize, Vec<C>)],
+    townships: Option<&[String]>,
+    progress: &AtomicUsize,
+    keep: impl Fn(RosterRow<'a>) -> T + Sync,
+) -> Result<RosterRows<T>, Vec<RowError>> {
     // Where each template column is in this file, found once rather than per cell.
     let pos: [Option<usize>; ROSTER_COLUMNS.len()] =
         std::array::from_fn(|k| headers.iter().position(|h| h == ROSTER_COLUMNS[k].0));
@@ -156,13 +269,13 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
     // are moved once, into the result, and only when every check passed.
     // IDs go with their row's place in `rows`: when every row passes, that is its place
     // among the members too.
-    type Checked<'a> = (Vec<RowError>, Vec<(IdKey, u32)>, Vec<RosterRow<'a>>);
-    let checked: Vec<Checked<'a>> = std::thread::scope(|s| {
+    type Checked<T> = (Vec<RowError>, Vec<(IdKey, u32)>, Vec<T>);
+    let checked: Vec<Checked<T>> = std::thread::scope(|s| {
         let handles: Vec<_> = rows
             .chunks(per)
             .enumerate()
             .map(|(c, chunk)| {
-                let (pos, done) = (&pos, &done);
+                let (pos, done, keep) = (&pos, &done, &keep);
                 s.spawn(move || {
                     let mut errors = Vec::new();
                     let mut keys = Vec::with_capacity(chunk.len());
@@ -176,7 +289,7 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
                         if let Some(key) = key {
                             keys.push((key, (c * per + i) as u32));
                         }
-                        passed.extend(checked);
+                        passed.extend(checked.map(keep));
                     }
                     (errors, keys, passed)
                 })
@@ -214,21 +327,21 @@ pub fn parse_roster<'a, C: AsRef<str> + Sync>(
     // One household, one township, village and type: each member agrees with the first.
     // Members of a household usually follow one another, so the map is asked once per run.
     {
-        let mut first: FastMap<&str, &RosterRow<'a>> = FastMap::default();
-        let mut last: Option<&RosterRow<'a>> = None;
+        let mut first: FastMap<&str, &T> = FastMap::default();
+        let mut last: Option<&T> = None;
         for r in checked.iter().flat_map(|c| &c.2) {
-            if !repeated.is_empty() && repeated.binary_search(&r.row).is_ok() {
+            if !repeated.is_empty() && repeated.binary_search(&r.row()).is_ok() {
                 continue;
             }
             let f = match last {
-                Some(l) if l.household_no == r.household_no => l,
-                _ => *first.entry(r.household_no).or_insert(r),
+                Some(l) if l.household_no() == r.household_no() => l,
+                _ => *first.entry(r.household_no()).or_insert(r),
             };
-            if f.township != r.township || f.village != r.village || f.kind != r.kind {
+            if f.township() != r.township() || f.village() != r.village() || f.kind() != r.kind() {
                 errors.push(RowError {
-                    row: r.row,
+                    row: r.row(),
                     column: "户编号",
-                    message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f.row),
+                    message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f.row()),
                 });
             } else {
                 last = Some(f);
@@ -437,14 +550,26 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
         if let Some(table) =
             liandong_office::import::read_plain_csv_ref(body, &ROSTER_REQUIRED, limits)?
         {
-            let rows = parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0))
-                .map_err(RosterFileError::Rows)?;
+            let rows = parse_roster_keeping(
+                &table.headers,
+                &table.rows,
+                None,
+                &AtomicUsize::new(0),
+                MemberRow::from,
+            )
+            .map_err(RosterFileError::Rows)?;
             return Ok(Roster::from_rows(rows));
         }
     }
     let table = liandong_office::import::read_table(bytes, &ROSTER_REQUIRED, limits)?;
-    let rows = parse_roster(&table.headers, &table.rows, None, &AtomicUsize::new(0))
-        .map_err(RosterFileError::Rows)?;
+    let rows = parse_roster_keeping(
+        &table.headers,
+        &table.rows,
+        None,
+        &AtomicUsize::new(0),
+        MemberRow::from,
+    )
+    .map_err(RosterFileError::Rows)?;
     let roster = Roster::from_rows(rows);
     std::thread::spawn(move || drop(table));
     Ok(roster)
@@ -483,7 +608,7 @@ pub struct Roster {
 }
 
 impl Roster {
-    pub fn from_rows(mut rows: RosterRows<'_>) -> Roster {
+    pub fn from_rows<T: KeptRow>(mut rows: RosterRows<T>) -> Roster {
         let mut r = Roster::default();
         // The checks' index holds every member at their place when every row passed.
         let indexed = rows.1.len() == rows.len();
@@ -500,40 +625,40 @@ impl Roster {
         let mut last: Option<(&str, u32)> = None;
         for row in rows.iter() {
             let known = match last {
-                Some((no, h)) if no == row.household_no => Some(h),
-                _ => household_of.get(row.household_no).copied(),
+                Some((no, h)) if no == row.household_no() => Some(h),
+                _ => household_of.get(row.household_no()).copied(),
             };
             let h = match known {
                 Some(h) => h,
                 None => {
                     let h = r.households.len() as u32;
-                    household_of.insert(row.household_no, h);
+                    household_of.insert(row.household_no(), h);
                     r.households.push(RosterHousehold {
-                        household_no: row.household_no.to_owned(),
-                        township: row.township.to_owned(),
-                        village: row.village.to_owned(),
-                        kind: row.kind,
-                        stage: row.stage,
+                        household_no: row.household_no().to_owned(),
+                        township: row.township().to_owned(),
+                        village: row.village().to_owned(),
+                        kind: row.kind(),
+                        stage: row.stage(),
                     });
                     h
                 }
             };
-            last = Some((row.household_no, h));
+            last = Some((row.household_no(), h));
             let p = r.persons.len() as u32;
-            if !crate::load::name_is_clean(row.name)
-                && crate::load::normalise_name(row.name, &mut name)
+            if !crate::load::name_is_clean(row.name())
+                && crate::load::normalise_name(row.name(), &mut name)
             {
                 r.names.push_str(&name);
             } else {
-                r.names.push_str(row.name);
+                r.names.push_str(row.name());
             }
             r.name_ends.push(r.names.len() as u32);
             r.persons.push(RosterPerson {
-                key: row.id,
+                key: row.id(),
                 household: h,
             });
             if !indexed {
-                r.by_key.insert(row.id.get(), p);
+                r.by_key.insert(row.id().get(), p);
             }
         }
         // Member lists by counting: sizes, then starts, then places.
