@@ -75,59 +75,26 @@ pub struct RosterRow<'a> {
 /// A checked row as the file's checks and the engine's [`Roster`] see it: the whole
 /// [`RosterRow`] for the server's import, or the smaller [`MemberRow`] for comparison.
 pub trait KeptRow {
-    fn row(&self) -> usize;
-    fn household_no(&self) -> &str;
-    fn township(&self) -> &str;
-    fn village(&self) -> &str;
-    fn kind(&self) -> HouseholdKind;
-    fn stage(&self) -> MonitoringStage;
-    fn name(&self) -> &str;
-    fn id(&self) -> IdKey;
-}
-
-impl KeptRow for RosterRow<'_> {
-    fn row(&self) -> usize {
-        self.row
-    }
-    fn household_no(&self) -> &str {
-        self.household_no
-    }
-    fn township(&self) -> &str {
-        self.township
-    }
-    fn village(&self) -> &str {
-        self.village
-    }
-    fn kind(&self) -> HouseholdKind {
-        self.kind
-    }
-    fn stage(&self) -> MonitoringStage {
-        self.stage
-    }
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn id(&self) -> IdKey {
-        self.id
-    }
+    /// What the household check and the engine's roster read of the row.
+    fn member(&self) -> MemberRow<'_>;
 }
 
 /// What comparison keeps of a checked row: what [`Roster`] is built from, under a third of
 /// a [`RosterRow`]'s size (a county's million members are all held while its file is read).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberRow<'a> {
-    row: usize,
-    household_no: &'a str,
-    township: &'a str,
-    village: &'a str,
-    name: &'a str,
-    id: IdKey,
-    kind: HouseholdKind,
-    stage: MonitoringStage,
+    pub row: usize,
+    pub household_no: &'a str,
+    pub township: &'a str,
+    pub village: &'a str,
+    pub name: &'a str,
+    pub id: IdKey,
+    pub kind: HouseholdKind,
+    pub stage: MonitoringStage,
 }
 
-impl<'a> From<RosterRow<'a>> for MemberRow<'a> {
-    fn from(r: RosterRow<'a>) -> Self {
+impl<'a> From<&RosterRow<'a>> for MemberRow<'a> {
+    fn from(r: &RosterRow<'a>) -> Self {
         MemberRow {
             row: r.row,
             household_no: r.household_no,
@@ -141,30 +108,15 @@ impl<'a> From<RosterRow<'a>> for MemberRow<'a> {
     }
 }
 
+impl KeptRow for RosterRow<'_> {
+    fn member(&self) -> MemberRow<'_> {
+        MemberRow::from(self)
+    }
+}
+
 impl KeptRow for MemberRow<'_> {
-    fn row(&self) -> usize {
-        self.row
-    }
-    fn household_no(&self) -> &str {
-        self.household_no
-    }
-    fn township(&self) -> &str {
-        self.township
-    }
-    fn village(&self) -> &str {
-        self.village
-    }
-    fn kind(&self) -> HouseholdKind {
-        self.kind
-    }
-    fn stage(&self) -> MonitoringStage {
-        self.stage
-    }
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn id(&self) -> IdKey {
-        self.id
+    fn member(&self) -> MemberRow<'_> {
+        *self
     }
 }
 
@@ -330,18 +282,22 @@ pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
         let mut first: FastMap<&str, &T> = FastMap::default();
         let mut last: Option<&T> = None;
         for r in checked.iter().flat_map(|c| &c.2) {
-            if !repeated.is_empty() && repeated.binary_search(&r.row()).is_ok() {
+            if !repeated.is_empty() && repeated.binary_search(&r.member().row).is_ok() {
                 continue;
             }
             let f = match last {
-                Some(l) if l.household_no() == r.household_no() => l,
-                _ => *first.entry(r.household_no()).or_insert(r),
+                Some(l) if l.member().household_no == r.member().household_no => l,
+                _ => *first.entry(r.member().household_no).or_insert(r),
             };
-            if f.township() != r.township() || f.village() != r.village() || f.kind() != r.kind() {
+            let (f_row, r_row) = (f.member(), r.member());
+            if f_row.township != r_row.township
+                || f_row.village != r_row.village
+                || f_row.kind != r_row.kind
+            {
                 errors.push(RowError {
-                    row: r.row(),
+                    row: r_row.row,
                     column: "户编号",
-                    message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f.row()),
+                    message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f_row.row),
                 });
             } else {
                 last = Some(f);
@@ -555,7 +511,7 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
                 &table.rows,
                 None,
                 &AtomicUsize::new(0),
-                MemberRow::from,
+                |r| MemberRow::from(&r),
             )
             .map_err(RosterFileError::Rows)?;
             return Ok(Roster::from_rows(rows));
@@ -567,7 +523,7 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
         &table.rows,
         None,
         &AtomicUsize::new(0),
-        MemberRow::from,
+        |r| MemberRow::from(&r),
     )
     .map_err(RosterFileError::Rows)?;
     let roster = Roster::from_rows(rows);
@@ -623,42 +579,42 @@ impl Roster {
         let mut name = String::new();
         // Members of a household usually follow one another: the map is asked once per run.
         let mut last: Option<(&str, u32)> = None;
-        for row in rows.iter() {
+        for row in rows.iter().map(KeptRow::member) {
             let known = match last {
-                Some((no, h)) if no == row.household_no() => Some(h),
-                _ => household_of.get(row.household_no()).copied(),
+                Some((no, h)) if no == row.household_no => Some(h),
+                _ => household_of.get(row.household_no).copied(),
             };
             let h = match known {
                 Some(h) => h,
                 None => {
                     let h = r.households.len() as u32;
-                    household_of.insert(row.household_no(), h);
+                    household_of.insert(row.household_no, h);
                     r.households.push(RosterHousehold {
-                        household_no: row.household_no().to_owned(),
-                        township: row.township().to_owned(),
-                        village: row.village().to_owned(),
-                        kind: row.kind(),
-                        stage: row.stage(),
+                        household_no: row.household_no.to_owned(),
+                        township: row.township.to_owned(),
+                        village: row.village.to_owned(),
+                        kind: row.kind,
+                        stage: row.stage,
                     });
                     h
                 }
             };
-            last = Some((row.household_no(), h));
+            last = Some((row.household_no, h));
             let p = r.persons.len() as u32;
-            if !crate::load::name_is_clean(row.name())
-                && crate::load::normalise_name(row.name(), &mut name)
+            if !crate::load::name_is_clean(row.name)
+                && crate::load::normalise_name(row.name, &mut name)
             {
                 r.names.push_str(&name);
             } else {
-                r.names.push_str(row.name());
+                r.names.push_str(row.name);
             }
             r.name_ends.push(r.names.len() as u32);
             r.persons.push(RosterPerson {
-                key: row.id(),
+                key: row.id,
                 household: h,
             });
             if !indexed {
-                r.by_key.insert(row.id().get(), p);
+                r.by_key.insert(row.id.get(), p);
             }
         }
         // Member lists by counting: sizes, then starts, then places.
