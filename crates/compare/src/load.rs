@@ -582,27 +582,34 @@ impl PartBuilder {
         }
     }
 
-    /// One row of a plain .csv, its cells as the file's bytes. The usual forms of an ID
-    /// number, a date and an amount are read straight from the bytes; anything else goes the
-    /// way of [`PartBuilder::push`]. `None` when a cell that must be read as text is not UTF-8
-    /// (the file is then read again as GBK).
-    fn push_bytes<'a>(&mut self, row_no: u32, cell: impl Fn(usize) -> &'a [u8]) -> Option<()> {
+    /// Starts a row of a plain .csv, whose cells then come one by one through
+    /// [`PartBuilder::push_cell_bytes`] (every template column the file has, once).
+    fn begin_row(&mut self, row_no: u32) {
         self.report.rows += 1;
         self.part.row_no.push(row_no);
-        for slot in 0..self.kind.columns().len() {
-            let raw = cell(slot);
-            let fast = match &mut self.part.columns[slot] {
-                ColumnData::Date(v) => fast_day(raw).map(|d| v.push(d)),
-                ColumnData::Money(v) => fast_fen(raw).map(|f| v.push(f)),
-                _ if slot == self.id_slot => fast_id(raw).map(|c| {
-                    self.report.ids_as_given += 1;
-                    self.part.ids.push(c);
-                }),
-                _ => None,
-            };
-            if fast.is_none() {
-                self.push_cell(row_no, slot, std::str::from_utf8(raw).ok()?);
+    }
+
+    /// A cell of a plain .csv as the file's bytes. The usual forms of an ID number, a name,
+    /// a date and an amount are read straight from the bytes; anything else goes the way of
+    /// [`PartBuilder::push`]. `None` when a cell that must be read as text is not UTF-8 (the
+    /// file is then read again as GBK).
+    #[inline]
+    fn push_cell_bytes(&mut self, row_no: u32, slot: usize, raw: &[u8]) -> Option<()> {
+        let fast = match &mut self.part.columns[slot] {
+            ColumnData::Date(v) => fast_day(raw).map(|d| v.push(d)),
+            ColumnData::Money(v) => fast_fen(raw).map(|f| v.push(f)),
+            ColumnData::Text(t) if Some(slot) == self.name_slot && name_bytes_clean(raw) => {
+                t.push(std::str::from_utf8(raw).ok()?);
+                Some(())
             }
+            _ if slot == self.id_slot => fast_id(raw).map(|c| {
+                self.report.ids_as_given += 1;
+                self.part.ids.push(c);
+            }),
+            _ => None,
+        };
+        if fast.is_none() {
+            self.push_cell(row_no, slot, std::str::from_utf8(raw).ok()?);
         }
         Some(())
     }
@@ -765,8 +772,13 @@ fn fast_fen(raw: &[u8]) -> Option<i64> {
 /// A name with nothing to normalise: no white space, no full-width letters, no dot variants
 /// (judged by bytes: the lead bytes of every such character, so common Chinese names pass).
 pub(crate) fn name_is_clean(raw: &str) -> bool {
-    raw.bytes()
-        .all(|b| b > b' ' && b != b'.' && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF))
+    name_bytes_clean(raw.as_bytes())
+}
+
+/// [`name_is_clean`] on a cell's bytes, before they are known to be UTF-8.
+fn name_bytes_clean(raw: &[u8]) -> bool {
+    raw.iter()
+        .all(|&b| b > b' ' && b != b'.' && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF))
 }
 
 impl ErrorSink {
@@ -1280,41 +1292,49 @@ fn read_plain_chunk(
     let mut b = PartBuilder::new(kind, name, present);
     // About 55 bytes a row in the usual exports.
     b.reserve(chunk.len() / 48 + 16);
-    let width = kind.columns().len();
-    let mut cells: Vec<&[u8]> = vec![&[]; width];
     if chunk.is_empty() {
         // One blank line.
         return Some((b, 1));
     }
     let mut lines = 0_u32;
-    // Cell by cell; a missing last line end is added.
+    // Cell by cell, each read as soon as it is found; a missing last line end is added.
     let mut pos = 0;
     while pos < chunk.len() {
-        let line_start = pos;
+        lines += 1;
+        // A line that starts with anything but printable text is first judged whole: it may
+        // be blank (white space and commas), and is then skipped.
+        if !chunk[pos].is_ascii_graphic() || chunk[pos] == b',' {
+            let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
+            let line = &chunk[pos..end];
+            if blank_line(line.strip_suffix(b"\r").unwrap_or(line))? {
+                pos = end + 1;
+                continue;
+            }
+        }
+        b.begin_row(lines);
         let mut column = 0;
-        let line_end = loop {
+        loop {
             let end = next_separator(chunk, pos);
             let at_line_end = end == chunk.len() || chunk[end] == b'\n';
             let cell = &chunk[pos..end];
             if let Some(Some(slot)) = slots.get(column) {
-                cells[*slot] = if at_line_end {
+                let cell = if at_line_end {
                     cell.strip_suffix(b"\r").unwrap_or(cell)
                 } else {
                     cell
                 };
+                b.push_cell_bytes(lines, *slot, cell)?;
             }
             column += 1;
             pos = end + 1;
             if at_line_end {
-                break end;
+                break;
             }
-        };
-        lines += 1;
-        let line = &chunk[line_start..line_end];
-        if !blank_line(line.strip_suffix(b"\r").unwrap_or(line))? {
-            b.push_bytes(lines, |slot| cells[slot])?;
         }
-        cells.iter_mut().for_each(|c| *c = &[]);
+        // A short line: the template's columns it does not reach are empty.
+        for slot in slots.iter().skip(column).flatten() {
+            b.push_cell_bytes(lines, *slot, b"")?;
+        }
     }
     Some((b, lines))
 }

@@ -8,6 +8,38 @@ use chrono::{Datelike, NaiveDate};
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK_CHARS: [u8; 11] = *b"10X98765432";
 
+/// Eight ASCII `0`s, the first character in the lowest byte.
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// Whether each of the eight bytes is an ASCII digit: its high nibble is 3, and still 3 once
+/// 6 is added (which carries out of `:` to `?`).
+#[inline]
+fn eight_digits(w: u64) -> bool {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    (w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4) == 0x3333_3333_3333_3333
+}
+
+/// The number eight digit values (0-9, the first in the lowest byte) spell: pairs, then
+/// fours, then the eight.
+#[inline]
+fn number_of_8(v: u64) -> u64 {
+    let v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// The sum of eight digit values times their weights. The even and the odd bytes are spread
+/// into 16-bit lanes; multiplying the lanes by the weights in reverse order gathers the sum in
+/// the top lane (at most 4 x 9 x 10 per lane, so no lane carries into the next).
+#[inline]
+fn weighted_8(v: u64, weights: &[u32]) -> u32 {
+    const LANES: u64 = 0x00FF_00FF_00FF_00FF;
+    let w = |i: usize| u64::from(weights[i]);
+    let even = (v & LANES).wrapping_mul(w(0) << 48 | w(2) << 32 | w(4) << 16 | w(6));
+    let odd = ((v >> 8) & LANES).wrapping_mul(w(1) << 48 | w(3) << 32 | w(5) << 16 | w(7));
+    ((even >> 48) + (odd >> 48)) as u32
+}
+
 /// Whether `y-m-d` is a day of the Gregorian calendar (the check of every ID number read:
 /// plain arithmetic rather than a calendar library, ten million times a run).
 fn is_calendar_day(y: u32, m: u32, d: u32) -> bool {
@@ -246,15 +278,21 @@ impl IdKey {
     #[inline]
     fn canonical(raw: &[u8]) -> Option<Result<(IdKey, Normalization), IdNumberError>> {
         let raw: &[u8; 18] = raw.try_into().ok()?;
-        // Digits first, all checked at once; then the number in two halves and the weighted
-        // sum, which do not wait on one another (this runs for every row of every data set).
-        let d: [u8; 17] = std::array::from_fn(|i| raw[i].wrapping_sub(b'0'));
-        if d.iter().any(|&d| d > 9) {
+        // This runs for every row of every data set, so the first sixteen digits are read as
+        // two 8-byte words: checked, turned into numbers and weighted a word at a time.
+        let (head, rest) = raw.split_first_chunk::<8>()?;
+        let (middle, _) = rest.split_first_chunk::<8>()?;
+        let (hi, lo) = (u64::from_le_bytes(*head), u64::from_le_bytes(*middle));
+        let last_digit = raw[16].wrapping_sub(b'0');
+        if !eight_digits(hi) || !eight_digits(lo) || last_digit > 9 {
             return None;
         }
-        let number = |digits: &[u8]| digits.iter().fold(0_u64, |acc, &d| acc * 10 + u64::from(d));
-        let value = number(&d[..9]) * 100_000_000 + number(&d[9..]);
-        let sum: u32 = d.iter().zip(WEIGHTS).map(|(&d, w)| u32::from(d) * w).sum();
+        let (hi, lo) = (hi - ZEROS, lo - ZEROS);
+        let (first8, next8) = (number_of_8(hi), number_of_8(lo));
+        let value = (first8 * 100_000_000 + next8) * 10 + u64::from(last_digit);
+        let sum = weighted_8(hi, &WEIGHTS[..8])
+            + weighted_8(lo, &WEIGHTS[8..16])
+            + u32::from(last_digit) * WEIGHTS[16];
         let mut steps = Normalization::default();
         let last = match raw[17] {
             b'0'..=b'9' | b'X' => raw[17],
@@ -264,8 +302,12 @@ impl IdKey {
             }
             _ => return None,
         };
-        let digits = |r: std::ops::Range<usize>| number(&d[r]) as u32;
-        let (y, m, d) = (digits(6..10), digits(10..12), digits(12..14));
+        // Digits 7 to 14 are the birth date: two in the first word, six in the second.
+        let (y, m, d) = (
+            (first8 % 100 * 100 + next8 / 1_000_000) as u32,
+            (next8 / 10_000 % 100) as u32,
+            (next8 / 100 % 100) as u32,
+        );
         if y < 1850 || !is_calendar_day(y, m, d) {
             return Some(Err(IdNumberError::InvalidBirthDate(format!(
                 "{y:04}-{m:02}-{d:02}"
@@ -551,8 +593,14 @@ mod tests {
             "１１０１０５１９４９１２３１００２Ｘ".into(),
             "".into(),
         ];
-        // Every single-digit change and every transposition of the example.
+        // Every single-digit change and every transposition of the example, and bytes just
+        // outside the digits in every position.
         for i in 0..18 {
+            for c in [b'/', b':', b' ', b'X', b'x', 0xFF] {
+                let mut b = EXAMPLE.as_bytes().to_vec();
+                b[i] = c;
+                inputs.push(String::from_utf8_lossy(&b).into_owned());
+            }
             for d in b'0'..=b'9' {
                 let mut b = EXAMPLE.as_bytes().to_vec();
                 b[i] = d;
@@ -574,6 +622,60 @@ mod tests {
             IdKey::normalize(b"\xff\xfe").map(|_| ()),
             Err(IdNumberError::InvalidCharacter('\u{FFFD}'))
         );
+    }
+
+    /// The word-at-a-time helpers against plain loops: every byte value in every position,
+    /// and digit words from a simple generator.
+    #[test]
+    fn word_arithmetic_agrees_with_digit_by_digit() {
+        for pos in 0..8 {
+            for b in 0..=255_u8 {
+                let mut bytes = *b"57319024";
+                bytes[pos] = b;
+                assert_eq!(
+                    eight_digits(u64::from_le_bytes(bytes)),
+                    bytes.iter().all(u8::is_ascii_digit),
+                    "{bytes:?}"
+                );
+            }
+        }
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let digits: [u8; 8] = std::array::from_fn(|i| ((seed >> (i * 7)) % 10) as u8);
+            let v = u64::from_le_bytes(digits);
+            let number = digits.iter().fold(0, |n, &d| n * 10 + u64::from(d));
+            assert_eq!(number_of_8(v), number, "{digits:?}");
+            for weights in [&WEIGHTS[..8], &WEIGHTS[8..16]] {
+                let sum: u32 = digits
+                    .iter()
+                    .zip(weights)
+                    .map(|(&d, w)| u32::from(d) * w)
+                    .sum();
+                assert_eq!(weighted_8(v, weights), sum, "{digits:?}");
+            }
+        }
+    }
+
+    /// Valid numbers over many birth dates and sequence numbers read back to their digits.
+    #[test]
+    fn canonical_keys_spell_their_digits() {
+        let mut day = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
+        let mut n = 0_u32;
+        while day.year() < 2030 {
+            let first17 = format!("4113{:02}{}{:03}", n % 100, day.format("%Y%m%d"), n % 1000);
+            let id = format!("{first17}{}", char::from(check_char(&first17)));
+            let key = IdKey::canonical_key(id.as_bytes()).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(
+                key.get().to_string(),
+                format!("{:0>17}", first17.trim_start_matches('0'))
+            );
+            assert_eq!(key.id_number().expose(), id);
+            day += chrono::Duration::days(3);
+            n += 7;
+        }
     }
 
     #[test]
