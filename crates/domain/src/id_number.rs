@@ -40,6 +40,77 @@ fn weighted_8(v: u64, weights: &[u32]) -> u32 {
     ((even >> 48) + (odd >> 48)) as u32
 }
 
+/// An ID number in canonical form, read but not yet judged: plain values (no error to build),
+/// so that the common case costs a few word operations.
+struct Canonical {
+    /// The 17 digits as one number.
+    value: u64,
+    /// Digits 1-8 and 9-16 as numbers.
+    first8: u64,
+    next8: u64,
+    /// The weighted sum of the 17 digits.
+    sum: u32,
+    /// The check character (a digit or `X`).
+    last: u8,
+    /// Given as a lowercase `x`.
+    lowercase_x: bool,
+}
+
+impl Canonical {
+    /// `None` unless `raw` is 17 ASCII digits and a digit, `X` or `x`.
+    #[inline]
+    fn read(raw: &[u8]) -> Option<Canonical> {
+        let raw: &[u8; 18] = raw.try_into().ok()?;
+        // The first sixteen digits are read as two 8-byte words: checked, turned into numbers
+        // and weighted a word at a time.
+        let (head, rest) = raw.split_first_chunk::<8>()?;
+        let (middle, _) = rest.split_first_chunk::<8>()?;
+        let (hi, lo) = (u64::from_le_bytes(*head), u64::from_le_bytes(*middle));
+        let last_digit = raw[16].wrapping_sub(b'0');
+        if !eight_digits(hi) || !eight_digits(lo) || last_digit > 9 {
+            return None;
+        }
+        let last = match raw[17] {
+            b'0'..=b'9' | b'X' => raw[17],
+            b'x' => b'X',
+            _ => return None,
+        };
+        let (hi, lo) = (hi - ZEROS, lo - ZEROS);
+        let (first8, next8) = (number_of_8(hi), number_of_8(lo));
+        Some(Canonical {
+            value: (first8 * 100_000_000 + next8) * 10 + u64::from(last_digit),
+            first8,
+            next8,
+            sum: weighted_8(hi, &WEIGHTS[..8])
+                + weighted_8(lo, &WEIGHTS[8..16])
+                + u32::from(last_digit) * WEIGHTS[16],
+            last,
+            lowercase_x: raw[17] == b'x',
+        })
+    }
+
+    /// Digits 7 to 14: two in the first word, six in the second.
+    #[inline]
+    fn birth_date(&self) -> (u32, u32, u32) {
+        (
+            (self.first8 % 100 * 100 + self.next8 / 1_000_000) as u32,
+            (self.next8 / 10_000 % 100) as u32,
+            (self.next8 / 100 % 100) as u32,
+        )
+    }
+
+    #[inline]
+    fn date_is_valid(&self) -> bool {
+        let (y, m, d) = self.birth_date();
+        y >= 1850 && is_calendar_day(y, m, d)
+    }
+
+    #[inline]
+    fn check_char(&self) -> u8 {
+        CHECK_CHARS[(self.sum % 11) as usize]
+    }
+}
+
 /// Whether `y-m-d` is a day of the Gregorian calendar (the check of every ID number read:
 /// plain arithmetic rather than a calendar library, ten million times a run).
 fn is_calendar_day(y: u32, m: u32, d: u32) -> bool {
@@ -267,60 +338,34 @@ impl IdKey {
     /// The key of an ID number given exactly in canonical form (18 characters, an upper-case
     /// `X`, valid); `None` for anything else, which [`IdKey::normalize`] then settles. What
     /// most rows of every data set hold, answered without building an error.
+    #[inline]
     pub fn canonical_key(raw: &[u8]) -> Option<IdKey> {
-        match Self::canonical(raw) {
-            Some(Ok((key, steps))) if !steps.changed() => Some(key),
-            _ => None,
-        }
+        let read = Canonical::read(raw)?;
+        (!read.lowercase_x && read.date_is_valid() && read.check_char() == read.last)
+            .then_some(IdKey(read.value))
     }
 
     /// `None` when `raw` is not 17 ASCII digits followed by a digit, `X` or `x`.
-    #[inline]
     fn canonical(raw: &[u8]) -> Option<Result<(IdKey, Normalization), IdNumberError>> {
-        let raw: &[u8; 18] = raw.try_into().ok()?;
-        // This runs for every row of every data set, so the first sixteen digits are read as
-        // two 8-byte words: checked, turned into numbers and weighted a word at a time.
-        let (head, rest) = raw.split_first_chunk::<8>()?;
-        let (middle, _) = rest.split_first_chunk::<8>()?;
-        let (hi, lo) = (u64::from_le_bytes(*head), u64::from_le_bytes(*middle));
-        let last_digit = raw[16].wrapping_sub(b'0');
-        if !eight_digits(hi) || !eight_digits(lo) || last_digit > 9 {
-            return None;
-        }
-        let (hi, lo) = (hi - ZEROS, lo - ZEROS);
-        let (first8, next8) = (number_of_8(hi), number_of_8(lo));
-        let value = (first8 * 100_000_000 + next8) * 10 + u64::from(last_digit);
-        let sum = weighted_8(hi, &WEIGHTS[..8])
-            + weighted_8(lo, &WEIGHTS[8..16])
-            + u32::from(last_digit) * WEIGHTS[16];
-        let mut steps = Normalization::default();
-        let last = match raw[17] {
-            b'0'..=b'9' | b'X' => raw[17],
-            b'x' => {
-                steps.lowercase_x = true;
-                b'X'
-            }
-            _ => return None,
+        let read = Canonical::read(raw)?;
+        let steps = Normalization {
+            lowercase_x: read.lowercase_x,
+            ..Normalization::default()
         };
-        // Digits 7 to 14 are the birth date: two in the first word, six in the second.
-        let (y, m, d) = (
-            (first8 % 100 * 100 + next8 / 1_000_000) as u32,
-            (next8 / 10_000 % 100) as u32,
-            (next8 / 100 % 100) as u32,
-        );
-        if y < 1850 || !is_calendar_day(y, m, d) {
+        if !read.date_is_valid() {
+            let (y, m, d) = read.birth_date();
             return Some(Err(IdNumberError::InvalidBirthDate(format!(
                 "{y:04}-{m:02}-{d:02}"
             ))));
         }
-        let expected = CHECK_CHARS[(sum % 11) as usize];
-        if expected != last {
+        let expected = read.check_char();
+        if expected != read.last {
             return Some(Err(IdNumberError::CheckDigit {
                 expected: char::from(expected),
-                actual: char::from(last),
+                actual: char::from(read.last),
             }));
         }
-        Some(Ok((IdKey(value), steps)))
+        Some(Ok((IdKey(read.value), steps)))
     }
 
     /// The 17 digits as one number.
