@@ -210,40 +210,20 @@ pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
     progress: &AtomicUsize,
     keep: impl Fn(RosterRow<'a>) -> T + Sync,
 ) -> Result<RosterRows<T>, Vec<RowError>> {
-    // Where each template column is in this file, found once rather than per cell.
-    let pos: [Option<usize>; ROSTER_COLUMNS.len()] =
-        std::array::from_fn(|k| headers.iter().position(|h| h == ROSTER_COLUMNS[k].0));
+    let pos = column_places(headers);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = rows.len().div_ceil(threads).max(4096);
     let done = AtomicUsize::new(0);
-    // Per slice: its problems, every valid ID with its row (checked for repeats even if the
-    // row fails otherwise), and the rows that passed their own checks. Rows are large: they
-    // are moved once, into the result, and only when every check passed.
-    // IDs go with their row's place in `rows`: when every row passes, that is its place
-    // among the members too.
-    type Checked<T> = (Vec<RowError>, Vec<(IdKey, u32)>, Vec<T>);
     let checked: Vec<Checked<T>> = std::thread::scope(|s| {
         let handles: Vec<_> = rows
             .chunks(per)
-            .enumerate()
-            .map(|(c, chunk)| {
+            .map(|chunk| {
                 let (pos, done, keep) = (&pos, &done, &keep);
                 s.spawn(move || {
-                    let mut errors = Vec::new();
-                    let mut keys = Vec::with_capacity(chunk.len());
-                    let mut passed = Vec::with_capacity(chunk.len());
-                    for (i, (row, cells)) in chunk.iter().enumerate() {
-                        if i % 4096 == 4095 {
-                            let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
-                            progress.store(d, Ordering::Relaxed);
-                        }
-                        let (key, checked) = check_row(pos, *row, cells, townships, &mut errors);
-                        if let Some(key) = key {
-                            keys.push((key, (c * per + i) as u32));
-                        }
-                        passed.extend(checked.map(keep));
-                    }
-                    (errors, keys, passed)
+                    let rows = chunk.iter().map(|(row, cells)| {
+                        (*row, move |p: usize| cells.get(p).map(AsRef::as_ref))
+                    });
+                    check_rows(rows, pos, townships, (done, progress), keep)
                 })
             })
             .collect();
@@ -252,21 +232,96 @@ pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
+    cross_check(checked, rows.len(), progress)
+}
+
+/// Where each template column is in a file, found once rather than per cell.
+fn column_places(headers: &[String]) -> [Option<usize>; ROSTER_COLUMNS.len()] {
+    std::array::from_fn(|k| headers.iter().position(|h| h == ROSTER_COLUMNS[k].0))
+}
+
+/// The own checks of consecutive rows: their problems, every valid ID with its row number
+/// and its place among these rows (checked for repeats even if the row fails otherwise), the
+/// rows that passed (rows are large: moved once, into the result), and how many rows there
+/// were.
+struct Checked<T> {
+    errors: Vec<RowError>,
+    keys: Vec<(IdKey, u32, usize)>,
+    passed: Vec<T>,
+    rows: usize,
+}
+
+/// Runs [`check_row`] on each (row number, cell by column place) and keeps what `keep`
+/// makes of the rows that pass; `progress` counts rows done, every 4,096.
+fn check_rows<'a, T, F: Fn(usize) -> Option<&'a str>>(
+    rows: impl ExactSizeIterator<Item = (usize, F)>,
+    pos: &[Option<usize>; ROSTER_COLUMNS.len()],
+    townships: Option<&[String]>,
+    (done, progress): (&AtomicUsize, &AtomicUsize),
+    keep: impl Fn(RosterRow<'a>) -> T,
+) -> Checked<T> {
+    let mut out = Checked {
+        errors: Vec::new(),
+        keys: Vec::with_capacity(rows.len()),
+        passed: Vec::with_capacity(rows.len()),
+        rows: rows.len(),
+    };
+    for (i, (row, cell)) in rows.enumerate() {
+        if i % 4096 == 4095 {
+            let d = done.fetch_add(4096, Ordering::Relaxed) + 4096;
+            progress.store(d, Ordering::Relaxed);
+        }
+        let (key, checked) = check_row(pos, row, cell, townships, &mut out.errors);
+        if let Some(key) = key {
+            out.keys.push((key, i as u32, row));
+        }
+        out.passed.extend(checked.map(&keep));
+    }
+    out
+}
+
+/// The row number of the row at a place among all rows (one with a valid ID).
+fn row_at<T>(checked: &[Checked<T>], at: u32) -> usize {
+    let mut before = 0_u32;
+    for c in checked {
+        if at < before + c.rows as u32 {
+            let i = at - before;
+            return c
+                .keys
+                .binary_search_by_key(&i, |k| k.1)
+                .map_or(0, |k| c.keys[k].2);
+        }
+        before += c.rows as u32;
+    }
+    0
+}
+
+/// What spans rows, once each slice's rows have had their own checks: one ID once, one
+/// household in one place. `total` rows in all.
+fn cross_check<T: KeptRow>(
+    checked: Vec<Checked<T>>,
+    total: usize,
+    progress: &AtomicUsize,
+) -> Result<RosterRows<T>, Vec<RowError>> {
     let mut errors = Vec::new();
+    // ID key -> its row's place among all rows: when every row passes, that is its place
+    // among the members too.
     let mut seen_ids: FastMap<u64, u32> = FastMap::default();
-    seen_ids.reserve(rows.len());
+    seen_ids.reserve(total);
     // Rows repeating an earlier ID: reported, and left out of the household check below.
     let mut repeated: Vec<usize> = Vec::new();
-    for (row_errors, keys, _) in &checked {
-        errors.extend(row_errors.iter().cloned());
-        for &(key, at) in keys {
-            let row = rows[at as usize].0;
+    let mut before = 0_u32;
+    for c in &checked {
+        errors.extend(c.errors.iter().cloned());
+        for &(key, i, row) in &c.keys {
+            let at = before + i;
             match seen_ids.entry(key.get()) {
                 std::collections::hash_map::Entry::Occupied(first) => {
+                    let first_row = row_at(&checked, *first.get());
                     errors.push(RowError {
                         row,
                         column: "身份证号",
-                        message: format!("与第 {} 行的身份证号相同", rows[*first.get() as usize].0),
+                        message: format!("与第 {first_row} 行的身份证号相同"),
                     });
                     repeated.push(row);
                 }
@@ -275,13 +330,14 @@ pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
                 }
             }
         }
+        before += c.rows as u32;
     }
     // One household, one township, village and type: each member agrees with the first.
     // Members of a household usually follow one another, so the map is asked once per run.
     {
         let mut first: FastMap<&str, &T> = FastMap::default();
         let mut last: Option<&T> = None;
-        for r in checked.iter().flat_map(|c| &c.2) {
+        for r in checked.iter().flat_map(|c| &c.passed) {
             if !repeated.is_empty() && repeated.binary_search(&r.member().row).is_ok() {
                 continue;
             }
@@ -304,10 +360,10 @@ pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
             }
         }
     }
-    progress.store(rows.len(), Ordering::Relaxed);
+    progress.store(total, Ordering::Relaxed);
     if errors.is_empty() {
         Ok(RosterRows(
-            checked.into_iter().map(|c| c.2).collect(),
+            checked.into_iter().map(|c| c.passed).collect(),
             seen_ids,
         ))
     } else {
@@ -320,18 +376,14 @@ pub fn parse_roster_keeping<'a, C: AsRef<str> + Sync, T: KeptRow + Send>(
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One row's own checks; problems go to `errors`.
-fn check_row<'a, C: AsRef<str>>(
+fn check_row<'a>(
     pos: &[Option<usize>; ROSTER_COLUMNS.len()],
     row: usize,
-    cells: &'a [C],
+    cell: impl Fn(usize) -> Option<&'a str>,
     townships: Option<&[String]>,
     errors: &mut Vec<RowError>,
 ) -> (Option<IdKey>, Option<RosterRow<'a>>) {
-    let get = |k: usize| -> &'a str {
-        pos[k]
-            .and_then(|p| cells.get(p))
-            .map_or("", |v| v.as_ref().trim())
-    };
+    let get = |k: usize| -> &'a str { pos[k].and_then(&cell).map_or("", str::trim) };
     let mut err = |column: &'static str, message: String| {
         errors.push(RowError {
             row,
@@ -497,23 +549,37 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
         max_rows: 20_000_000,
         max_cell_chars: 500,
     };
-    // A large plain .csv (the usual export) is read without copying its cells.
+    // A large plain .csv (the usual export) is read without copying its cells, and checked
+    // a slice at a time as it is read: its table of cells is never whole in memory.
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.len() > 1 << 20
         && !bytes.starts_with(b"PK\x03\x04")
         && memchr::memchr(b'"', body).is_none()
     {
-        if let Some(table) =
-            liandong_office::import::read_plain_csv_ref(body, &ROSTER_REQUIRED, limits)?
+        let (done, progress) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let checked = liandong_office::import::read_plain_csv_slices(
+            body,
+            &ROSTER_REQUIRED,
+            limits,
+            |headers, rows| {
+                let rows = rows
+                    .into_iter()
+                    .map(|(row, cells)| (row, move |p: usize| cells.get(p).copied()));
+                check_rows(
+                    rows,
+                    &column_places(headers),
+                    None,
+                    (&done, &progress),
+                    |r| MemberRow::from(&r),
+                )
+            },
+        )?;
+        if let Some(liandong_office::import::Slices {
+            slices: checked, ..
+        }) = checked
         {
-            let rows = parse_roster_keeping(
-                &table.headers,
-                &table.rows,
-                None,
-                &AtomicUsize::new(0),
-                |r| MemberRow::from(&r),
-            )
-            .map_err(RosterFileError::Rows)?;
+            let total = checked.iter().map(|c| c.rows).sum();
+            let rows = cross_check(checked, total, &progress).map_err(RosterFileError::Rows)?;
             return Ok(Roster::from_rows(rows));
         }
     }
@@ -765,11 +831,12 @@ mod tests {
             fast.members(fast.persons[189].household),
             [189, 190, 191, 194]
         );
-        // Errors: a repeated ID and a household split across townships.
+        // Errors: a repeated ID and a household split across townships, after two blank lines
+        // (which count as rows of the sheet), in the last of the slices the file is read in.
         let second = csv.lines().nth(2).expect("row").to_owned();
         let other = IdNumber::from_parts("411321", birth + chrono::Days::new(4000), 1).expect("id");
         let broken = format!(
-            "{csv}{second}\nH2,西关镇,东村,李五,{},之子,脱贫户,\n",
+            "{csv}\n,,,\n{second}\nH2,西关镇,东村,李五,{},之子,脱贫户,\n",
             other.expose()
         );
         let Err(RosterFileError::Rows(errors)) = read_roster(broken.as_bytes()) else {
@@ -777,8 +844,10 @@ mod tests {
         };
         assert_eq!(general(&broken).expect_err("refused"), errors);
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert_eq!((errors[0].row, errors[0].column), (16_002, "身份证号"));
-        assert_eq!((errors[1].row, errors[1].column), (16_003, "户编号"));
+        assert_eq!((errors[0].row, errors[0].column), (16_004, "身份证号"));
+        assert_eq!(errors[0].message, "与第 3 行的身份证号相同");
+        assert_eq!((errors[1].row, errors[1].column), (16_005, "户编号"));
+        assert_eq!(errors[1].message, "同一户的乡镇、村或户类型与第 8 行不一致");
     }
 
     /// `parse_roster` reads cells by their place in the template.

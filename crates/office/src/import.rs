@@ -339,14 +339,38 @@ fn owned(sheet: SheetRef<'_>) -> SheetData {
 }
 
 /// [`read_csv`] of a .csv without quotes (so no cell holds a comma or a line end), in UTF-8,
-/// read in slices on every core (each checked as UTF-8 on its own: a line end is never inside
-/// a character), its cells borrowing `bytes`. The caller checks there is no quote. `None`
-/// when the file is not UTF-8.
+/// read in slices on every core, its cells borrowing `bytes`. The caller checks there is no
+/// quote. `None` when the file is not UTF-8.
 pub fn read_plain_csv_ref<'a>(
     bytes: &'a [u8],
     required: &[&str],
     limits: Limits,
 ) -> Result<Option<SheetRef<'a>>, ImportError> {
+    let read = read_plain_csv_slices(bytes, required, limits, |_, rows| rows)?;
+    Ok(read.map(|s| SheetRef {
+        headers: s.headers,
+        rows: s.slices.into_iter().flatten().collect(),
+    }))
+}
+
+/// What [`read_plain_csv_slices`] made of a file's slices, in file order, with its headers.
+pub struct Slices<R> {
+    pub headers: Vec<String>,
+    pub slices: Vec<R>,
+}
+
+/// [`read_plain_csv_ref`] a slice at a time: the file is cut at line ends into slices that
+/// the cores take in turn (each checked as UTF-8 on its own: a line end is never inside a
+/// character). Each slice's rows, numbered as the spreadsheet shows them, go to `each` with
+/// the headers and are dropped after, so that a large file's table is never whole in memory.
+/// What `each` makes of the slices comes back in file order. `None` when the file is not
+/// UTF-8.
+pub fn read_plain_csv_slices<'a, R: Send>(
+    bytes: &'a [u8],
+    required: &[&str],
+    limits: Limits,
+    each: impl Fn(&[String], Vec<(usize, Vec<&'a str>)>) -> R + Sync,
+) -> Result<Option<Slices<R>>, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Blank lines before the header are skipped, as the general reader does, but counted.
     let blank = bytes
@@ -367,76 +391,87 @@ pub fn read_plain_csv_ref<'a>(
     check_required(&headers, required)?;
     let body = &bytes[(header_end + 1).min(bytes.len())..];
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunks = split_line_ranges(body, threads);
+    let pieces = if body.len() < 1 << 20 { 1 } else { threads * 8 };
+    let ranges = split_line_ranges(body, pieces);
+    // Each slice's first row number: the header is row 1 (after any blank lines).
+    let mut first_row = Vec::with_capacity(ranges.len());
+    let mut before = 1 + skipped;
+    for r in &ranges {
+        first_row.push(before);
+        before += memchr::memchr_iter(b'\n', &body[r.clone()]).count();
+    }
     let width = headers.len();
-    // Per slice: its rows (numbered from 1 within the slice), its line count, and its first
-    // over-long cell; `None` when it is not UTF-8.
-    type Slice<'a> = Option<(Vec<(usize, Vec<&'a str>)>, usize, Option<(usize, usize)>)>;
-    let slices: Vec<Slice> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|range| {
+    // Per slice: what `each` made of it, its row count and its first over-long cell; `None`
+    // when it is not UTF-8.
+    type Slice<R> = Option<(R, usize, Option<(usize, usize)>)>;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slices: Vec<(usize, Slice<R>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(ranges.len()))
+            .map(|_| {
+                let (ranges, first_row, next, each, headers) =
+                    (&ranges, &first_row, &next, &each, &headers);
                 s.spawn(move || {
-                    let chunk = std::str::from_utf8(&body[range]).ok()?;
-                    let mut rows = Vec::with_capacity(chunk.len() / 64);
-                    let mut lines = 0;
-                    let mut too_long = None;
-                    for line in chunk.split('\n') {
-                        lines += 1;
-                        let line = line.strip_suffix('\r').unwrap_or(line);
-                        let cells = plain_cells(line, width);
-                        if cells.iter().all(|c| c.is_empty()) {
-                            continue;
-                        }
-                        if too_long.is_none() {
-                            too_long = cells
-                                .iter()
-                                .position(|v| {
-                                    v.len() > limits.max_cell_chars
-                                        && v.chars().count() > limits.max_cell_chars
-                                })
-                                .map(|c| (lines, c));
-                        }
-                        rows.push((lines, cells));
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(range) = ranges.get(k) else { break };
+                        let slice = std::str::from_utf8(&body[range.clone()]).ok().map(|chunk| {
+                            let mut rows = Vec::with_capacity(chunk.len() / 64);
+                            let mut too_long = None;
+                            let row_no = first_row[k];
+                            for (line, text) in chunk.split('\n').enumerate() {
+                                let text = text.strip_suffix('\r').unwrap_or(text);
+                                let cells = plain_cells(text, width);
+                                if cells.iter().all(|c| c.is_empty()) {
+                                    continue;
+                                }
+                                if too_long.is_none() {
+                                    too_long = cells
+                                        .iter()
+                                        .position(|v| {
+                                            v.len() > limits.max_cell_chars
+                                                && v.chars().count() > limits.max_cell_chars
+                                        })
+                                        .map(|c| (row_no + line + 1, c));
+                                }
+                                rows.push((row_no + line + 1, cells));
+                            }
+                            let count = rows.len();
+                            (each(headers, rows), count, too_long)
+                        });
+                        done.push((k, slice));
                     }
-                    if chunk.ends_with('\n') {
-                        lines -= 1;
-                    }
-                    Some((rows, lines, too_long))
+                    done
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
-    let Some(slices) = slices.into_iter().collect::<Option<Vec<_>>>() else {
+    slices.sort_by_key(|s| s.0);
+    let Some(slices) = slices.into_iter().map(|s| s.1).collect::<Option<Vec<_>>>() else {
         return Ok(None);
     };
-    let total: usize = slices.iter().map(|s| s.0.len()).sum();
-    // The header is row 1 (after any blank lines); each slice continues where the one before
-    // ended.
-    let mut before = 1 + skipped;
-    let mut out = Vec::with_capacity(total.min(limits.max_rows));
-    for (rows, lines, too_long) in slices {
-        if let Some((line, c)) = too_long {
-            return Err(ImportError::CellTooLong {
-                row: before + line,
-                column: headers.get(c).cloned().unwrap_or_default(),
-                max: limits.max_cell_chars,
-            });
-        }
-        if out.len() + rows.len() > limits.max_rows {
-            return Err(ImportError::TooManyRows(total, limits.max_rows));
-        }
-        out.extend(rows.into_iter().map(|(line, cells)| (before + line, cells)));
-        before += lines;
+    if let Some((row, c)) = slices.iter().find_map(|s| s.2) {
+        return Err(ImportError::CellTooLong {
+            row,
+            column: headers.get(c).cloned().unwrap_or_default(),
+            max: limits.max_cell_chars,
+        });
     }
-    if out.is_empty() {
+    let total: usize = slices.iter().map(|s| s.1).sum();
+    if total > limits.max_rows {
+        return Err(ImportError::TooManyRows(total, limits.max_rows));
+    }
+    if total == 0 {
         return Err(ImportError::NoRows);
     }
-    Ok(Some(SheetRef { headers, rows: out }))
+    Ok(Some(Slices {
+        headers,
+        slices: slices.into_iter().map(|s| s.0).collect(),
+    }))
 }
 
 /// The trimmed cells of a line without quotes. Byte by byte: cells are short, and a row's
