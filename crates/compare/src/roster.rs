@@ -383,7 +383,11 @@ fn check_row<'a>(
     townships: Option<&[String]>,
     errors: &mut Vec<RowError>,
 ) -> (Option<IdKey>, Option<RosterRow<'a>>) {
-    let get = |k: usize| -> &'a str { pos[k].and_then(&cell).map_or("", str::trim) };
+    let get = |k: usize| -> &'a str {
+        pos[k]
+            .and_then(&cell)
+            .map_or("", liandong_office::import::trim_cell)
+    };
     let mut err = |column: &'static str, message: String| {
         errors.push(RowError {
             row,
