@@ -347,9 +347,13 @@ pub fn read_plain_csv_ref<'a>(
     limits: Limits,
 ) -> Result<Option<SheetRef<'a>>, ImportError> {
     let read = read_plain_csv_slices(bytes, required, limits, |_, rows| rows)?;
-    Ok(read.map(|s| SheetRef {
-        headers: s.headers,
-        rows: s.slices.into_iter().flatten().collect(),
+    Ok(read.map(|s| {
+        let mut rows = Vec::with_capacity(s.slices.iter().map(Vec::len).sum());
+        s.slices.into_iter().for_each(|slice| rows.extend(slice));
+        SheetRef {
+            headers: s.headers,
+            rows,
+        }
     }))
 }
 
@@ -454,16 +458,21 @@ pub fn read_plain_csv_slices<'a, R: Send>(
     let Some(slices) = slices.into_iter().map(|s| s.1).collect::<Option<Vec<_>>>() else {
         return Ok(None);
     };
-    if let Some((row, c)) = slices.iter().find_map(|s| s.2) {
-        return Err(ImportError::CellTooLong {
-            row,
-            column: headers.get(c).cloned().unwrap_or_default(),
-            max: limits.max_cell_chars,
-        });
-    }
+    // The problem that comes first in the file: an over-long cell, or the row past the limit.
     let total: usize = slices.iter().map(|s| s.1).sum();
-    if total > limits.max_rows {
-        return Err(ImportError::TooManyRows(total, limits.max_rows));
+    let mut rows = 0;
+    for (_, count, too_long) in &slices {
+        if let Some((row, c)) = *too_long {
+            return Err(ImportError::CellTooLong {
+                row,
+                column: headers.get(c).cloned().unwrap_or_default(),
+                max: limits.max_cell_chars,
+            });
+        }
+        rows += count;
+        if rows > limits.max_rows {
+            return Err(ImportError::TooManyRows(total, limits.max_rows));
+        }
     }
     if total == 0 {
         return Err(ImportError::NoRows);
@@ -688,6 +697,28 @@ mod tests {
                 max: 2_000
             })
         );
+        // Both problems: the one that comes first in the file is named, as the general
+        // reader names it.
+        let long_late = plain.replacen("张三39000 ", &"长".repeat(3_000), 1);
+        for (text, limits) in [(&long, few), (&long_late, few)] {
+            let quoted = text.replacen(",411321197001010000\r", ",\"411321197001010000\"\r", 1);
+            assert_eq!(
+                read_csv(text.as_bytes(), &[], limits),
+                read_csv(quoted.as_bytes(), &[], limits)
+            );
+        }
+        let few_early = Limits {
+            max_rows: 20_000,
+            ..limits
+        };
+        assert!(matches!(
+            read_csv(long_late.as_bytes(), &[], few_early),
+            Err(ImportError::TooManyRows(_, 20_000))
+        ));
+        assert!(matches!(
+            read_csv(long.as_bytes(), &[], few_early),
+            Err(ImportError::CellTooLong { .. })
+        ));
     }
 
     fn book(rows: &[&[&str]]) -> Vec<u8> {
