@@ -10,7 +10,9 @@ use liandong_domain::id_number::IdKey;
 
 use crate::fuzzy::{FuzzyIndex, Resolution};
 use crate::kinds::{DataKind, FieldType};
-use crate::load::{format_day, format_fen, ColumnData, Dataset, NormalisationReport, Part};
+use crate::load::{
+    format_day, format_fen, push_day, push_fen, ColumnData, Dataset, NormalisationReport, Part,
+};
 use crate::roster::{Roster, RosterHousehold};
 use crate::rules::{Filter, Finding, Per, Population, Pred, Rule, RuleSet, Severity, Test};
 
@@ -1050,17 +1052,33 @@ fn push_rows(
             if c.ty == FieldType::Id || c.field == "name" {
                 continue;
             }
-            let value = part.display(i, r as usize);
-            if value.is_empty() {
-                continue;
+            // Dates and amounts are written straight on (they hold no long digit runs to
+            // mask); text and numbers as shown, masked.
+            enum Shown {
+                Day(i32),
+                Fen(i64),
+                Text(String),
             }
+            let (column, r) = (&part.columns[i], r as usize);
+            let shown = match column {
+                ColumnData::Date(_) => column.date(r).map(Shown::Day),
+                ColumnData::Money(_) => column.number(r).map(Shown::Fen),
+                _ => Some(part.display(i, r))
+                    .filter(|v| !v.is_empty())
+                    .map(Shown::Text),
+            };
+            let Some(shown) = shown else { continue };
             if !first {
                 out.push('，');
             }
             first = false;
             out.push_str(c.header);
             out.push(' ');
-            push_masked(out, &value);
+            match shown {
+                Shown::Day(d) => push_day(out, d),
+                Shown::Fen(f) => push_fen(out, f),
+                Shown::Text(v) => push_masked(out, &v),
+            }
         }
         out.push('）');
     }

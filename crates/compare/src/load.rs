@@ -6,6 +6,7 @@
 //! cannot be normalised does not refuse it: it is counted by class and the row is kept for the
 //! fuzzy fallback.
 
+use std::fmt::Write as _;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
@@ -317,22 +318,63 @@ pub fn day_of(days: i32) -> NaiveDate {
 }
 
 pub fn format_day(days: i32) -> String {
-    day_of(days).to_string()
+    let mut out = String::with_capacity(10);
+    push_day(&mut out, days);
+    out
+}
+
+/// [`format_day`] written onto `out` (clue evidence shows thousands of dates).
+pub fn push_day(out: &mut String, days: i32) {
+    let d = day_of(days);
+    if !(0..=9999).contains(&d.year()) {
+        let _ = write!(out, "{d}");
+        return;
+    }
+    let digits = |n: u32, width: usize, out: &mut String| {
+        for k in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10_u32.pow(k as u32) % 10) as u8));
+        }
+    };
+    digits(d.year() as u32, 4, out);
+    out.push('-');
+    digits(d.month(), 2, out);
+    out.push('-');
+    digits(d.day(), 2, out);
 }
 
 /// Fen as yuan with two decimals and thousands separators: 1,234.50.
 pub fn format_fen(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let f = fen.unsigned_abs();
-    let yuan = (f / 100).to_string();
-    let mut grouped = String::with_capacity(yuan.len() + yuan.len() / 3);
-    for (i, c) in yuan.chars().enumerate() {
-        if i > 0 && (yuan.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
+    let mut out = String::with_capacity(16);
+    push_fen(&mut out, fen);
+    out
+}
+
+/// [`format_fen`] written onto `out`, without building the digits as a string first.
+pub fn push_fen(out: &mut String, fen: i64) {
+    if fen < 0 {
+        out.push('-');
     }
-    format!("{sign}{grouped}.{:02}", f % 100)
+    let f = fen.unsigned_abs();
+    // The yuan's digits, last first.
+    let mut digits = [0_u8; 20];
+    let (mut n, mut len) = (f / 100, 0);
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in (0..len).rev() {
+        out.push(char::from(digits[i]));
+        if i > 0 && i % 3 == 0 {
+            out.push(',');
+        }
+    }
+    out.push('.');
+    out.push(char::from(b'0' + (f % 100 / 10) as u8));
+    out.push(char::from(b'0' + (f % 10) as u8));
 }
 
 /// A delivered data set of one kind.
@@ -471,7 +513,10 @@ fn assemble(
         return Err(LoadError::NoRows(names.join("、")));
     }
     if total_errors > 0 {
-        errors.sort_by(|a, b| (&a.source, a.row).cmp(&(&b.source, b.row)));
+        // By file and row, then in the template's column order (the plain reader meets cells
+        // in the file's order; every reader lists them alike).
+        let place = |e: &CellError| kind.columns().iter().position(|c| c.header == e.column);
+        errors.sort_by(|a, b| (&a.source, a.row, place(a)).cmp(&(&b.source, b.row, place(b))));
         errors.truncate(MAX_LISTED);
         return Err(LoadError::BadCells {
             listed: errors,
@@ -1416,6 +1461,60 @@ fn load_quoted_csv(kind: DataKind, name: &str, text: &str) -> Result<PartBuilder
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rows_bad_cells_are_listed_in_template_order_by_every_reader() {
+        // The file's columns in another order than the template's (身份证号, 姓名, 结算日期,
+        // 总费用, 个人自付); row 3 has a bad amount before a bad date.
+        let plain = "身份证号,姓名,个人自付,总费用,结算日期\n\
+                     411321198001010011,张三,1.5,2,2024-03-05\n\
+                     411321198001010011,张三,一元,2,2024-02-30\n";
+        let quoted = plain.replacen("张三,1.5", "\"张三\",1.5", 1);
+        let listed = |text: &str| match load(
+            DataKind::MedicalExpense,
+            &[("f.csv".to_owned(), text.as_bytes().to_vec())],
+        ) {
+            Err(LoadError::BadCells { listed, .. }) => {
+                listed.iter().map(|e| (e.row, e.column)).collect::<Vec<_>>()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(listed(plain), [(3, "结算日期"), (3, "个人自付")]);
+        assert_eq!(listed(&quoted), listed(plain));
+    }
+
+    #[test]
+    fn amounts_and_days_are_written_as_before() {
+        // The straightforward forms, against which the direct writers are checked.
+        let grouped = |fen: i64| {
+            let f = fen.unsigned_abs();
+            let yuan = (f / 100).to_string();
+            let mut g = String::new();
+            for (i, c) in yuan.chars().enumerate() {
+                if i > 0 && (yuan.len() - i).is_multiple_of(3) {
+                    g.push(',');
+                }
+                g.push(c);
+            }
+            format!("{}{g}.{:02}", if fen < 0 { "-" } else { "" }, f % 100)
+        };
+        let mut fens: Vec<i64> = vec![0, 1, -1, 99, 100, -100, 123_456, i64::MAX, i64::MIN];
+        let mut v = 1_i64;
+        while let Some(next) = v.checked_mul(7) {
+            fens.extend([v, v - 1, -v, next / 3]);
+            v = next;
+        }
+        for fen in fens {
+            assert_eq!(format_fen(fen), grouped(fen), "{fen}");
+        }
+        assert_eq!(format_fen(123_456_789), "1,234,567.89");
+        for days in (0..800_000)
+            .step_by(97)
+            .chain([-1_000_000, 5_000_000, NO_DATE + 1])
+        {
+            assert_eq!(format_day(days), day_of(days).to_string(), "{days}");
+        }
+    }
 
     #[test]
     fn amounts_read_as_people_write_them_and_nothing_else() {
