@@ -851,7 +851,9 @@ impl ErrorSink {
 
     fn error(&mut self, row: u32, col: &Column, message: String) {
         self.total += 1;
-        if self.errors.len() < MAX_LISTED {
+        // A row's problems are kept together past the limit: the list is cut after it is
+        // sorted by template column, so that every reader lists the same cells.
+        if self.errors.len() < MAX_LISTED || self.errors.last().is_some_and(|e| e.row == row) {
             self.errors.push(CellError {
                 source: self.source.clone(),
                 row,
@@ -1481,6 +1483,17 @@ mod tests {
         };
         assert_eq!(listed(plain), [(3, "结算日期"), (3, "个人自付")]);
         assert_eq!(listed(&quoted), listed(plain));
+        // The row where the list is cut: the same cells from both readers.
+        let mut many = format!("{plain}411321198001010011,张三,1.5,2,2024-02-30\n");
+        for _ in 0..MAX_LISTED {
+            many.push_str("411321198001010011,张三,一元,2,2024-02-30\n");
+        }
+        let quoted = many.replacen("张三,1.5", "\"张三\",1.5", 1);
+        let cut = listed(&many);
+        assert_eq!(cut.len(), MAX_LISTED);
+        // Three problems in rows 3 and 4, then two a row: the 200th is the first of row 103's.
+        assert_eq!(cut[MAX_LISTED - 1], (103, "结算日期"));
+        assert_eq!(listed(&quoted), cut);
     }
 
     #[test]
