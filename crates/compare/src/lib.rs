@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fuzzy;
 pub mod kinds;
 pub mod load;
+pub mod mapped;
 pub mod output;
 pub mod roster;
 pub mod rules;

@@ -17,6 +17,7 @@ use liandong_domain::id_number::{IdKey, IdNumberError};
 use liandong_office::import::{cell_text, split_line_ranges, uncompressed_size, LineCounter};
 
 use crate::kinds::{Column, DataKind, FieldType};
+use crate::mapped::MappedBytes;
 
 /// Largest file read, and largest uncompressed .xlsx content.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024 * 1024;
@@ -1160,8 +1161,8 @@ fn number_rows(built: Vec<(PartBuilder, u32)>, lines_before: u32) -> Vec<Loaded>
 /// Blocks a streamed .csv is read in.
 const BLOCK: usize = 8 << 20;
 
-/// A plain .csv read from disk block by block, each block checked on a free core while the
-/// next is read. `None` when the file is not one (an .xlsx, quotes, not UTF-8, a line longer
+/// A plain .csv mapped from disk block by block, each block checked on a free core while the
+/// next is mapped. `None` when the file is not one (an .xlsx, quotes, not UTF-8, a line longer
 /// than a block): the caller reads it whole.
 fn stream_csv(
     kind: DataKind,
@@ -1190,61 +1191,45 @@ fn stream_csv(
     let Some(header) = plain_header(kind, name, body, first.len() < block_size)? else {
         return Ok(None);
     };
-    let mut carry = body[header.body_start..].to_vec();
-    let mut eof = first.len() < block_size;
+    // Where the rows begin in the file; they are read from there in place.
+    let mut pos = (first.len() - body.len() + header.body_start) as u64;
     drop(first);
+    let size = size as u64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (slots, present) = (&header.slots, &header.present);
-    // Blocks go to the cores through one queue (at most a block per core waiting) and come
-    // back checked, with their buffer for the next read.
-    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads);
+    // Blocks of whole lines go to the cores through one queue (at most a block per core
+    // waiting), each mapped from the file while the one before is checked and let go of once
+    // it is: the file is neither copied nor whole in memory.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, MappedBytes, usize)>(threads);
     let work_rx = Mutex::new(work_rx);
-    type Done = (usize, Option<(PartBuilder, u32)>, Vec<u8>);
+    type Done = (usize, Option<(PartBuilder, u32)>);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let built = std::thread::scope(|s| -> Result<Option<Vec<(PartBuilder, u32)>>, LoadError> {
         for _ in 0..threads {
             let (done_tx, work_rx) = (done_tx.clone(), &work_rx);
             s.spawn(move || loop {
                 let job = work_rx.lock().ok().and_then(|r| r.recv().ok());
-                let Some((seq, block)) = job else { break };
-                let part = if memchr::memchr(b'"', &block).is_some() {
+                let Some((seq, block, cut)) = job else { break };
+                let block = &block[..cut];
+                let part = if memchr::memchr(b'"', block).is_some() {
                     None
                 } else {
-                    read_plain_chunk(kind, name, &block, slots, present)
+                    read_plain_chunk(kind, name, block, slots, present)
                 };
-                if done_tx.send((seq, part, block)).is_err() {
+                if done_tx.send((seq, part)).is_err() {
                     break;
                 }
             });
         }
         drop(done_tx);
-        let mut done: Vec<(usize, Option<(PartBuilder, u32)>)> = Vec::new();
-        let mut spare: Vec<Vec<u8>> = Vec::new();
         let mut fallback = false;
         let mut seq = 0;
-        loop {
-            for (n, part, block) in done_rx.try_iter() {
-                done.push((n, part));
-                spare.push(block);
-            }
-            let mut block = spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(block_size));
-            block.clear();
-            block.append(&mut carry);
-            if !eof {
-                let want = block_size.saturating_sub(block.len()).max(1);
-                let got = (&mut file)
-                    .take(want as u64)
-                    .read_to_end(&mut block)
-                    .map_err(unreadable)?;
-                eof = got < want;
-            }
-            if block.is_empty() {
-                break;
-            }
+        while pos < size {
+            let len = (size - pos).min(block_size as u64) as usize;
+            let block = MappedBytes::range(&file, pos, len).map_err(unreadable)?;
+            let eof = pos + len as u64 == size;
             let cut = if eof {
-                block.len()
+                len
             } else {
                 match memchr::memrchr(b'\n', &block) {
                     Some(i) => i + 1,
@@ -1254,18 +1239,14 @@ fn stream_csv(
                     }
                 }
             };
-            carry.extend_from_slice(&block[cut..]);
-            block.truncate(cut);
-            if work_tx.send((seq, block)).is_err() {
+            if work_tx.send((seq, block, cut)).is_err() {
                 break;
             }
             seq += 1;
-            if eof && carry.is_empty() {
-                break;
-            }
+            pos += cut as u64;
         }
         drop(work_tx);
-        done.extend(done_rx.iter().map(|(n, part, _)| (n, part)));
+        let mut done: Vec<Done> = done_rx.iter().collect();
         if fallback || done.len() != seq {
             return Ok(None);
         }

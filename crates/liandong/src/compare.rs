@@ -99,7 +99,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .as_of
         .unwrap_or_else(|| liandong_domain::deadline::county_date(chrono::Utc::now()));
 
-    let roster_bytes = read(&args.roster)?;
+    // Read in place: a county's roster is some hundred megabytes.
+    let roster_bytes = std::fs::File::open(&args.roster)
+        .and_then(|f| liandong_compare::mapped::MappedBytes::file(&f))
+        .with_context(|| format!("无法读取 {}", args.roster.display()))?;
     let mut files = Vec::new();
     for (kind, path) in wanted {
         let name = path.file_name().map_or_else(
