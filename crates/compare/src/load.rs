@@ -244,7 +244,8 @@ pub enum ColumnData {
     Absent,
     Text(TextColumn),
     Date(Vec<i32>),
-    Money(Vec<i64>),
+    /// Fen as 32 bits (up to 21,474,836.47 yuan a cell): 40 MB less per ten million rows.
+    Money(Vec<i32>),
     Int(Vec<i64>),
 }
 
@@ -252,6 +253,10 @@ pub enum ColumnData {
 pub const NO_DATE: i32 = i32::MIN;
 /// An empty amount or number cell (no cell reads as this value).
 pub const NO_NUMBER: i64 = i64::MIN;
+/// An empty amount cell (no cell reads as this value).
+pub const NO_MONEY: i32 = i32::MIN;
+/// The largest amount a cell may hold, in fen.
+pub const MAX_FEN: i64 = i32::MAX as i64;
 
 impl ColumnData {
     /// A date column's day number at `row`.
@@ -265,7 +270,8 @@ impl ColumnData {
     /// An amount (in fen) or number column's value at `row`.
     pub fn number(&self, row: usize) -> Option<i64> {
         match self {
-            ColumnData::Money(v) | ColumnData::Int(v) => Some(v[row]).filter(|&n| n != NO_NUMBER),
+            ColumnData::Money(v) => Some(v[row]).filter(|&n| n != NO_MONEY).map(i64::from),
+            ColumnData::Int(v) => Some(v[row]).filter(|&n| n != NO_NUMBER),
             _ => None,
         }
     }
@@ -643,7 +649,9 @@ impl PartBuilder {
     fn push_cell_bytes(&mut self, row_no: u32, slot: usize, raw: &[u8]) -> Option<()> {
         let fast = match &mut self.part.columns[slot] {
             ColumnData::Date(v) => fast_day(raw).map(|d| v.push(d)),
-            ColumnData::Money(v) => fast_fen(raw).map(|f| v.push(f)),
+            ColumnData::Money(v) => fast_fen(raw)
+                .and_then(|f| i32::try_from(f).ok())
+                .map(|f| v.push(f)),
             ColumnData::Text(t) if Some(slot) == self.name_slot && name_bytes_clean(raw) => {
                 t.push(std::str::from_utf8(raw).ok()?);
                 Some(())
@@ -709,14 +717,25 @@ impl PartBuilder {
             }
             (ColumnData::Money(v), _) => {
                 let parsed = parse_fen(raw);
-                let value = self.sink.check(
-                    row_no,
-                    col,
-                    raw,
-                    parsed,
-                    "不是金额（以元为单位，最多两位小数）",
-                );
-                v.push(value.unwrap_or(NO_NUMBER));
+                let too_large = parsed.is_some_and(|f| !(-MAX_FEN..=MAX_FEN).contains(&f));
+                let value = if too_large {
+                    self.sink.check(
+                        row_no,
+                        col,
+                        raw,
+                        None::<i64>,
+                        "超出金额范围（每格最多 21,474,836.47 元）",
+                    )
+                } else {
+                    self.sink.check(
+                        row_no,
+                        col,
+                        raw,
+                        parsed,
+                        "不是金额（以元为单位，最多两位小数）",
+                    )
+                };
+                v.push(value.map_or(NO_MONEY, |f| f as i32));
             }
             (ColumnData::Int(v), _) => {
                 let parsed = raw.trim().parse::<i64>().ok().filter(|&n| n != NO_NUMBER);
@@ -737,7 +756,8 @@ impl PartBuilder {
                     t.bytes.reserve(rows * 9);
                 }
                 ColumnData::Date(v) => v.reserve(rows),
-                ColumnData::Money(v) | ColumnData::Int(v) => v.reserve(rows),
+                ColumnData::Money(v) => v.reserve(rows),
+                ColumnData::Int(v) => v.reserve(rows),
             }
         }
     }
@@ -1728,6 +1748,33 @@ mod tests {
             load_paths(kind, &[("h.csv".to_owned(), header_only)]).map(|d| d.rows()),
             Err(LoadError::NoRows("h.csv".to_owned()))
         );
+    }
+
+    #[test]
+    fn amounts_past_a_cells_range_are_refused_by_every_reader() {
+        let kind = DataKind::MedicalExpense;
+        let file = |oop: &str| {
+            format!(
+                "身份证号,姓名,结算日期,总费用,个人自付\n\
+                 411321198001010011,李四,2024-03-05,1,{oop}\n"
+            )
+        };
+        for (oop, fen) in [
+            ("21474836.47", 2_147_483_647),
+            ("\"-21,474,836.47\"", -2_147_483_647),
+        ] {
+            let ds = load(kind, &[("f.csv".to_owned(), file(oop).into_bytes())]).expect(oop);
+            assert_eq!(ds.parts[0].columns[4].number(0), Some(fen), "{oop}");
+        }
+        for oop in ["21474836.48", "21474837", "\"99999999999\"", "-21474836.48"] {
+            let Err(LoadError::BadCells { listed, total: 1 }) =
+                load(kind, &[("f.csv".to_owned(), file(oop).into_bytes())])
+            else {
+                panic!("{oop} is refused");
+            };
+            assert_eq!((listed[0].row, listed[0].column), (2, "个人自付"), "{oop}");
+            assert!(listed[0].message.contains("超出金额范围"), "{listed:?}");
+        }
     }
 
     #[test]
