@@ -1101,9 +1101,9 @@ fn load_csv(kind: DataKind, name: &str, bytes: &[u8]) -> Result<Vec<Loaded>, Loa
     }
     // National systems export UTF-8 or GBK; a file that is not UTF-8 is read as GBK.
     let decoded;
-    let text: &str = match std::str::from_utf8(body) {
-        Ok(s) => s,
-        Err(_) => {
+    let text: &str = match liandong_office::import::utf8(body) {
+        Some(s) => s,
+        None => {
             decoded = encoding_rs::GBK.decode_without_bom_handling(body).0;
             &decoded
         }
