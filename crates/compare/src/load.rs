@@ -668,6 +668,33 @@ impl PartBuilder {
         Some(())
     }
 
+    /// An ID number in canonical form or a date written `2024-03-05` starting at `pos`, read
+    /// where it must end: if it reads, it holds no separator, so the one after it ends the
+    /// cell and need not be looked for. Where that cell ends, or `None` (nothing pushed).
+    #[inline]
+    fn push_fixed_width(&mut self, slot: usize, chunk: &[u8], pos: usize) -> Option<usize> {
+        const ID: usize = 18;
+        const DAY: usize = 10;
+        let width = match &self.part.columns[slot] {
+            ColumnData::Date(_) => DAY,
+            _ if slot == self.id_slot => ID,
+            _ => return None,
+        };
+        let end = pos + width;
+        if !matches!(chunk.get(end), Some(b',' | b'\n')) {
+            return None;
+        }
+        let cell = &chunk[pos..end];
+        match &mut self.part.columns[slot] {
+            ColumnData::Date(v) => v.push(fast_day(cell)?),
+            _ => {
+                self.part.ids.push(fast_id(cell)?);
+                self.report.ids_as_given += 1;
+            }
+        }
+        Some(end)
+    }
+
     fn push_cell(&mut self, row_no: u32, slot: usize, raw: &str) {
         let col = &self.kind.columns()[slot];
         match (&mut self.part.columns[slot], col.ty) {
@@ -1362,16 +1389,20 @@ fn read_plain_chunk(
         b.begin_row(lines);
         let mut column = 0;
         loop {
-            let end = next_separator(chunk, pos);
+            let slot = slots.get(column).copied().flatten();
+            let (end, read) = match slot.and_then(|s| b.push_fixed_width(s, chunk, pos)) {
+                Some(end) => (end, true),
+                None => (next_separator(chunk, pos), false),
+            };
             let at_line_end = end == chunk.len() || chunk[end] == b'\n';
             let cell = &chunk[pos..end];
-            if let Some(Some(slot)) = slots.get(column) {
+            if let (Some(slot), false) = (slot, read) {
                 let cell = if at_line_end {
                     cell.strip_suffix(b"\r").unwrap_or(cell)
                 } else {
                     cell
                 };
-                b.push_cell_bytes(lines, *slot, cell)?;
+                b.push_cell_bytes(lines, slot, cell)?;
             }
             column += 1;
             pos = end + 1;
@@ -1464,6 +1495,98 @@ fn load_quoted_csv(kind: DataKind, name: &str, text: &str) -> Result<PartBuilder
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_read_by_their_width_end_where_the_general_reader_ends_them() {
+        // IDs and dates that fill their width, run past it, fall short of it, or end a line
+        // (with and without a carriage return), in the template's order and the other way
+        // round; the plain reader must give what the quoted reader gives.
+        let ids = [
+            "411321198001010011",
+            "41132119800101001X",
+            "411321198001010011 ",
+            "4113211980010100111",
+            "41132119800101001",
+            "41132119800101001x",
+            "411321198001010012",
+            "411321800101001",
+        ];
+        let files = |days: &[&str]| {
+            let mut forward = String::from("身份证号,姓名,结算日期,总费用,个人自付\n");
+            let mut backward = String::from("结算日期,个人自付,总费用,姓名,身份证号\n");
+            for (i, id) in ids.iter().enumerate() {
+                for (j, day) in days.iter().enumerate() {
+                    let end = if (i + j) % 2 == 0 { "\n" } else { "\r\n" };
+                    forward.push_str(&format!("{id},张三,{day},1,2{end}"));
+                    backward.push_str(&format!("{day},2,1,张三,{id}{end}"));
+                }
+            }
+            [forward, backward]
+        };
+        let bad_days = [
+            "2024-03-05",
+            "2024-03-051",
+            "2024-3-05",
+            "2024-03-05 ",
+            "2024-02-30",
+            "",
+        ];
+        let good_days = [
+            "2024-03-05",
+            "2024-3-5",
+            "2024-03-05 ",
+            "2024-02-28",
+            "20240305",
+        ];
+        for (text, good) in files(&bad_days).into_iter().zip(files(&good_days)) {
+            let quoted = text.replacen("张三", "\"张三\"", 1);
+            let read = |text: &str| {
+                let got = load(
+                    DataKind::MedicalExpense,
+                    &[("f.csv".to_owned(), text.as_bytes().to_vec())],
+                );
+                match got {
+                    Err(LoadError::BadCells { listed, total }) => {
+                        let cells: Vec<_> = listed
+                            .iter()
+                            .map(|e| (e.row, e.column, e.message.clone()))
+                            .collect();
+                        (cells, total)
+                    }
+                    other => panic!("{other:?}"),
+                }
+            };
+            let (plain, total) = read(&text);
+            assert_eq!((plain.clone(), total), read(&quoted));
+            // Each row's date: the good one, the impossible one and the empty one read
+            // alike; the others are refused.
+            assert!(
+                plain.iter().any(|c| c.2.contains("2024-03-051")),
+                "{plain:?}"
+            );
+            assert!(
+                plain.iter().all(|c| !c.2.contains("“2024-03-05”")),
+                "{plain:?}"
+            );
+            let read_ok = |text: &str| {
+                let ds = load(
+                    DataKind::MedicalExpense,
+                    &[("f.csv".to_owned(), text.as_bytes().to_vec())],
+                )
+                .expect("reads");
+                let rows: Vec<_> = ds
+                    .parts
+                    .iter()
+                    .flat_map(|p| {
+                        (0..p.len()).map(move |r| (p.row_no.get(r), p.ids[r], p.columns[2].date(r)))
+                    })
+                    .collect();
+                (rows, ds.report)
+            };
+            let quoted = good.replacen("张三", "\"张三\"", 1);
+            assert_eq!(read_ok(&good), read_ok(&quoted));
+        }
+    }
 
     #[test]
     fn a_rows_bad_cells_are_listed_in_template_order_by_every_reader() {
