@@ -49,9 +49,7 @@ fn engine_only(roster: &Path, claims: &Path) {
     let (roster, roster_s, ds, read_s) = std::thread::scope(|s| {
         let roster = s.spawn(|| {
             // As the command reads it: in place.
-            let file = std::fs::File::open(roster).expect("roster");
-            let bytes = liandong_compare::mapped::MappedBytes::file(&file).expect("roster");
-            let roster = liandong_compare::read_roster(&bytes).expect("valid roster");
+            let roster = liandong_compare::read_roster_path(roster).expect("valid roster");
             (roster, started.elapsed().as_secs_f64())
         });
         let ds = liandong_compare::load_paths(

@@ -9,7 +9,7 @@ pub mod engine;
 pub mod fuzzy;
 pub mod kinds;
 pub mod load;
-pub mod mapped;
+mod mapped;
 pub mod output;
 pub mod roster;
 pub mod rules;
@@ -19,7 +19,7 @@ pub use engine::{township_by_address, Clue, ClueKey, Decided, MatchMethod, Run, 
 pub use kinds::DataKind;
 pub use load::{load, load_paths, Dataset, LoadError};
 pub use roster::{
-    parse_roster, parse_roster_keeping, read_roster, KeptRow, MemberRow, Roster, RosterFileError,
-    RosterRow, RosterRows,
+    parse_roster, parse_roster_keeping, read_roster, read_roster_path, KeptRow, MemberRow, Roster,
+    RosterFileError, RosterRow, RosterRows,
 };
 pub use rules::RuleSet;

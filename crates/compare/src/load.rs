@@ -17,7 +17,7 @@ use liandong_domain::id_number::{IdKey, IdNumberError};
 use liandong_office::import::{cell_text, split_line_ranges, uncompressed_size, LineCounter};
 
 use crate::kinds::{Column, DataKind, FieldType};
-use crate::mapped::MappedBytes;
+use crate::mapped::FileBytes;
 
 /// Largest file read, and largest uncompressed .xlsx content.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024 * 1024;
@@ -236,8 +236,8 @@ impl TextColumn {
 }
 
 /// One column's values, by the template's type. Dates are days from the common era,
-/// amounts are in fen (0.01 yuan); an empty optional cell is [`NO_DATE`] or [`NO_NUMBER`]
-/// (plain numbers rather than `Option`s: half the memory over ten million rows).
+/// amounts are in fen (0.01 yuan); an empty optional cell is [`NO_DATE`], [`NO_MONEY`] or
+/// [`NO_NUMBER`] (plain numbers rather than `Option`s: half the memory over ten million rows).
 #[derive(Debug, Clone)]
 pub enum ColumnData {
     /// The ID column (its values are in [`Part::ids`]), or an optional column the file lacks.
@@ -251,7 +251,7 @@ pub enum ColumnData {
 
 /// An empty date cell.
 pub const NO_DATE: i32 = i32::MIN;
-/// An empty amount or number cell (no cell reads as this value).
+/// An empty number cell (no cell reads as this value).
 pub const NO_NUMBER: i64 = i64::MIN;
 /// An empty amount cell (no cell reads as this value).
 pub const NO_MONEY: i32 = i32::MIN;
@@ -467,6 +467,20 @@ pub fn load_paths(kind: DataKind, files: &[(String, PathBuf)]) -> Result<Dataset
     let mut size = 0;
     for (name, path) in files {
         let unreadable = |e: std::io::Error| LoadError::Unreadable(name.clone(), e.to_string());
+        // A pipe is read to its end as it is, once: it has no length and cannot be opened
+        // again for what it held.
+        let mut file = std::fs::File::open(path).map_err(unreadable)?;
+        if !crate::mapped::is_regular(&file).map_err(unreadable)? {
+            let mut bytes = Vec::new();
+            (&mut file)
+                .take(MAX_FILE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(unreadable)?;
+            size += bytes.len();
+            loaded.extend(load_one(kind, name, &bytes)?);
+            continue;
+        }
+        drop(file);
         size += std::fs::metadata(path).map_err(unreadable)?.len() as usize;
         match stream_csv(kind, name, path, BLOCK)? {
             Some(parts) => loaded.extend(parts),
@@ -1210,7 +1224,7 @@ const BLOCK: usize = 8 << 20;
 
 /// A plain .csv mapped from disk block by block, each block checked on a free core while the
 /// next is mapped. `None` when the file is not one (an .xlsx, quotes, not UTF-8, a line longer
-/// than a block): the caller reads it whole.
+/// than a block, not a regular file): the caller reads it whole.
 fn stream_csv(
     kind: DataKind,
     name: &str,
@@ -1219,6 +1233,10 @@ fn stream_csv(
 ) -> Result<Option<Vec<Loaded>>, LoadError> {
     let unreadable = |e: std::io::Error| LoadError::Unreadable(name.to_owned(), e.to_string());
     let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    // A pipe has no length to map by: the caller reads it to its end.
+    if !crate::mapped::is_regular(&file).map_err(unreadable)? {
+        return Ok(None);
+    }
     let size = file.metadata().map_err(unreadable)?.len() as usize;
     if size > MAX_FILE_BYTES {
         return Err(LoadError::TooLarge(name.to_owned(), size));
@@ -1247,7 +1265,7 @@ fn stream_csv(
     // Blocks of whole lines go to the cores through one queue (at most a block per core
     // waiting), each mapped from the file while the one before is checked and let go of once
     // it is: the file is neither copied nor whole in memory.
-    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, MappedBytes, usize)>(threads);
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, FileBytes, usize)>(threads);
     let work_rx = Mutex::new(work_rx);
     type Done = (usize, Option<(PartBuilder, u32)>);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
@@ -1273,7 +1291,7 @@ fn stream_csv(
         let mut seq = 0;
         while pos < size {
             let len = (size - pos).min(block_size as u64) as usize;
-            let block = MappedBytes::range(&file, pos, len).map_err(unreadable)?;
+            let block = FileBytes::range(&file, pos, len).map_err(unreadable)?;
             let eof = pos + len as u64 == size;
             let cut = if eof {
                 len
@@ -1898,6 +1916,36 @@ mod tests {
             assert_eq!((listed[0].row, listed[0].column), (2, "个人自付"), "{oop}");
             assert!(listed[0].message.contains("超出金额范围"), "{listed:?}");
         }
+    }
+
+    /// A named pipe given as a data file is read once, to its end, like the file it stands for.
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_is_read_as_the_file_it_carries() {
+        let dir = tempfile::tempdir().expect("dir");
+        let fifo = dir.path().join("claims.csv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let mut text = String::from("身份证号,姓名,结算日期,总费用,个人自付\n");
+        for i in 0..5000 {
+            text.push_str(&format!(
+                "41132119800101{:03}X,张三,2024-03-05,1{i}.5,{i}\n",
+                i % 1000
+            ));
+        }
+        let kind = DataKind::MedicalExpense;
+        let writer = {
+            let (fifo, text) = (fifo.clone(), text.clone());
+            std::thread::spawn(move || std::fs::write(fifo, text).expect("write"))
+        };
+        let piped = load_paths(kind, &[("claims.csv".to_owned(), fifo)]).expect("read");
+        writer.join().expect("writer");
+        let whole = load(kind, &[("claims.csv".to_owned(), text.into_bytes())]).expect("read");
+        assert_eq!(piped.rows(), 5000);
+        assert_eq!(piped.report, whole.report);
     }
 
     #[test]

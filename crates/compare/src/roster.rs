@@ -542,6 +542,18 @@ pub enum RosterFileError {
     Unreadable(#[from] liandong_office::import::ImportError),
     #[error("有 {} 处错误，未比对：\n{}", .0.len(), .0.iter().take(20).map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Rows(Vec<RowError>),
+    /// The file could not be opened or read (the system's reason).
+    #[error("无法读取：{0}")]
+    File(String),
+}
+
+/// [`read_roster`] of a file on disk, read in place when it is a regular file (a county's
+/// roster is some hundred megabytes).
+pub fn read_roster_path(path: &std::path::Path) -> Result<Roster, RosterFileError> {
+    let file = std::fs::File::open(path).map_err(|e| RosterFileError::File(e.to_string()))?;
+    let bytes =
+        crate::mapped::FileBytes::whole(file).map_err(|e| RosterFileError::File(e.to_string()))?;
+    read_roster(&bytes)
 }
 
 /// Reads a roster export for comparison: the same checks as the server's import (without its

@@ -99,9 +99,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
         .as_of
         .unwrap_or_else(|| liandong_domain::deadline::county_date(chrono::Utc::now()));
 
-    // Read in place: a county's roster is some hundred megabytes.
-    let roster_bytes = std::fs::File::open(&args.roster)
-        .and_then(|f| liandong_compare::mapped::MappedBytes::file(&f))
+    // Read later, in place; a missing roster is named before any work starts.
+    std::fs::File::open(&args.roster)
         .with_context(|| format!("无法读取 {}", args.roster.display()))?;
     let mut files = Vec::new();
     for (kind, path) in wanted {
@@ -125,7 +124,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let pb = spinner(visible, format!("读取名单 {}", args.roster.display()));
     let (roster, datasets) = std::thread::scope(|s| {
         let roster = s.spawn(|| {
-            let roster = liandong_compare::read_roster(&roster_bytes);
+            let roster = liandong_compare::read_roster_path(&args.roster);
             pb.finish_and_clear();
             roster
         });
@@ -144,7 +143,6 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (roster, datasets)
     });
-    drop(roster_bytes);
     let roster = roster.with_context(|| format!("名单 {}", args.roster.display()))?;
     let datasets = datasets.into_iter().collect::<Result<Vec<_>, _>>()?;
 

@@ -299,14 +299,14 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// The byte ranges of about `n` slices of `body` that each end at a line end (or the end). A
-/// line end is never inside a UTF-8 or GBK character, so each slice decodes on its own.
 /// Bytes as UTF-8 text, or `None`: checked a vector at a time (Chinese text is three bytes a
 /// character, which the standard check takes one by one).
 pub fn utf8(bytes: &[u8]) -> Option<&str> {
     simdutf8::basic::from_utf8(bytes).ok()
 }
 
+/// The byte ranges of about `n` slices of `body` that each end at a line end (or the end). A
+/// line end is never inside a UTF-8 or GBK character, so each slice decodes on its own.
 pub fn split_line_ranges(body: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::with_capacity(n);
     let mut start = 0;

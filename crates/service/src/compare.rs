@@ -486,7 +486,9 @@ impl App {
         for c in kind.columns() {
             let how = match c.ty {
                 liandong_compare::kinds::FieldType::Date => "日期，写作 2024-03-05",
-                liandong_compare::kinds::FieldType::Money => "金额（元），最多两位小数",
+                liandong_compare::kinds::FieldType::Money => {
+                    "金额（元），最多两位小数，每格不超过 21,474,836.47"
+                }
                 liandong_compare::kinds::FieldType::Int => "整数",
                 _ => "文字",
             };
