@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
 use calamine::{Reader, Xlsx};
@@ -480,9 +480,8 @@ pub fn load_paths(kind: DataKind, files: &[(String, PathBuf)]) -> Result<Dataset
             loaded.extend(load_one(kind, name, &bytes)?);
             continue;
         }
-        drop(file);
-        size += std::fs::metadata(path).map_err(unreadable)?.len() as usize;
-        match stream_csv(kind, name, path, BLOCK)? {
+        size += file.metadata().map_err(unreadable)?.len() as usize;
+        match stream_csv(kind, name, file, BLOCK)? {
             Some(parts) => loaded.extend(parts),
             None => loaded.extend(load_one(
                 kind,
@@ -1222,21 +1221,16 @@ fn number_rows(built: Vec<(PartBuilder, u32)>, lines_before: u32) -> Vec<Loaded>
 /// Blocks a streamed .csv is read in.
 const BLOCK: usize = 8 << 20;
 
-/// A plain .csv mapped from disk block by block, each block checked on a free core while the
-/// next is mapped. `None` when the file is not one (an .xlsx, quotes, not UTF-8, a line longer
-/// than a block, not a regular file): the caller reads it whole.
+/// A plain .csv, an open regular file, mapped block by block, each block checked on a free
+/// core while the next is mapped. `None` when the file is not one (an .xlsx, quotes, not
+/// UTF-8, a line longer than a block): the caller reads it whole.
 fn stream_csv(
     kind: DataKind,
     name: &str,
-    path: &Path,
+    mut file: std::fs::File,
     block_size: usize,
 ) -> Result<Option<Vec<Loaded>>, LoadError> {
     let unreadable = |e: std::io::Error| LoadError::Unreadable(name.to_owned(), e.to_string());
-    let mut file = std::fs::File::open(path).map_err(unreadable)?;
-    // A pipe has no length to map by: the caller reads it to its end.
-    if !crate::mapped::is_regular(&file).map_err(unreadable)? {
-        return Ok(None);
-    }
     let size = file.metadata().map_err(unreadable)?.len() as usize;
     if size > MAX_FILE_BYTES {
         return Err(LoadError::TooLarge(name.to_owned(), size));
@@ -1828,7 +1822,8 @@ mod tests {
             std::fs::write(&path, text).expect("write");
             let whole = load(kind, &[("f.csv".to_owned(), text.as_bytes().to_vec())]);
             for block in [64, 100, 1000, 1 << 20] {
-                let streamed = stream_csv(kind, "f.csv", &path, block)
+                let file = std::fs::File::open(&path).expect("open");
+                let streamed = stream_csv(kind, "f.csv", file, block)
                     .expect("readable")
                     .expect("streamed");
                 let names = ["f.csv"];
@@ -1870,7 +1865,8 @@ mod tests {
         for (bytes, tag) in [(quoted.into_bytes(), "quoted"), (gbk, "gbk")] {
             let path = dir.path().join(format!("{tag}.csv"));
             std::fs::write(&path, &bytes).expect("write");
-            assert!(stream_csv(kind, "f.csv", &path, 100)
+            let file = std::fs::File::open(&path).expect("open");
+            assert!(stream_csv(kind, "f.csv", file, 100)
                 .expect("readable")
                 .is_none());
             let from_disk = load_paths(kind, &[("f.csv".to_owned(), path)]).expect(tag);
