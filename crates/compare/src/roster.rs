@@ -124,11 +124,11 @@ impl KeptRow for MemberRow<'_> {
 /// are large: a million of them are not moved again into one list). The index of their ID
 /// numbers built by the checks is kept for the engine's roster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterRows<T>(Vec<Vec<T>>, FastMap<u64, u32>);
+pub struct RosterRows<T>(Vec<Vec<T>>, FastMap<u64, u32>, Households);
 
 impl<T> Default for RosterRows<T> {
     fn default() -> Self {
-        RosterRows(Vec::new(), FastMap::default())
+        RosterRows(Vec::new(), FastMap::default(), Households::default())
     }
 }
 
@@ -148,7 +148,7 @@ impl<T> RosterRows<T> {
 
 impl<T> From<Vec<T>> for RosterRows<T> {
     fn from(rows: Vec<T>) -> Self {
-        RosterRows(vec![rows], FastMap::default())
+        RosterRows(vec![rows], FastMap::default(), Households::default())
     }
 }
 
@@ -333,38 +333,41 @@ fn cross_check<T: KeptRow>(
         before += c.rows as u32;
     }
     // One household, one township, village and type: each member agrees with the first.
-    // Members of a household usually follow one another, so the map is asked once per run.
-    {
-        let mut first: FastMap<&str, &T> = FastMap::default();
-        let mut last: Option<&T> = None;
-        for r in checked.iter().flat_map(|c| &c.passed) {
-            if !repeated.is_empty() && repeated.binary_search(&r.member().row).is_ok() {
-                continue;
-            }
-            let f = match last {
-                Some(l) if l.member().household_no == r.member().household_no => l,
-                _ => *first.entry(r.member().household_no).or_insert(r),
-            };
-            let (f_row, r_row) = (f.member(), r.member());
-            if f_row.township != r_row.township
-                || f_row.village != r_row.village
-                || f_row.kind != r_row.kind
-            {
-                errors.push(RowError {
-                    row: r_row.row,
-                    column: "户编号",
-                    message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f_row.row),
-                });
-            } else {
-                last = Some(f);
-            }
+    let passed = || checked.iter().flat_map(|c| &c.passed);
+    let households = Households::number(passed().map(|r| {
+        let m = r.member();
+        let repeats = !repeated.is_empty() && repeated.binary_search(&m.row).is_ok();
+        (!repeats).then_some(m.household_no)
+    }));
+    let rows: Vec<&T> = if households.first.is_empty() {
+        Vec::new()
+    } else {
+        passed().collect()
+    };
+    for (r, &h) in rows.iter().zip(&households.of_row) {
+        if h == NO_HOUSEHOLD {
+            continue;
+        }
+        let f = rows[households.first[h as usize] as usize];
+        let (f_row, r_row) = (f.member(), r.member());
+        if f_row.township != r_row.township
+            || f_row.village != r_row.village
+            || f_row.kind != r_row.kind
+        {
+            errors.push(RowError {
+                row: r_row.row,
+                column: "户编号",
+                message: format!("同一户的乡镇、村或户类型与第 {} 行不一致", f_row.row),
+            });
         }
     }
+    drop(rows);
     progress.store(total, Ordering::Relaxed);
     if errors.is_empty() {
         Ok(RosterRows(
             checked.into_iter().map(|c| c.passed).collect(),
             seen_ids,
+            households,
         ))
     } else {
         // Each row's own problems, then those it has with rows before it.
@@ -374,6 +377,78 @@ fn cross_check<T: KeptRow>(
 }
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A row left out of the household numbering.
+const NO_HOUSEHOLD: u32 = u32::MAX;
+
+/// Rows numbered by household (户编号), households in the order their first member comes.
+/// Members of a household follow one another in an export: households are found among the
+/// runs of equal numbers, sorted once, instead of asking a map for every run (a million
+/// rows, a third of a million households).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Households {
+    /// Each row's household, or [`NO_HOUSEHOLD`] for a row left out.
+    of_row: Vec<u32>,
+    /// The place of each household's first row.
+    first: Vec<u32>,
+}
+
+impl Households {
+    /// Numbers rows by their household number; `None` leaves a row out.
+    fn number<'a>(nos: impl Iterator<Item = Option<&'a str>>) -> Households {
+        // Runs of rows with the same number: where each starts, and each row's run.
+        let mut runs: Vec<(&str, u32)> = Vec::new();
+        let mut of_row: Vec<u32> = Vec::with_capacity(nos.size_hint().0);
+        for (i, no) in nos.enumerate() {
+            let Some(no) = no else {
+                of_row.push(NO_HOUSEHOLD);
+                continue;
+            };
+            if runs.last().is_none_or(|&(last, _)| last != no) {
+                runs.push((no, i as u32));
+            }
+            of_row.push(runs.len() as u32 - 1);
+        }
+        // Runs of one household meet when sorted by a hash of their number (equal hashes
+        // are told apart by the numbers); each such run takes the household of the first.
+        let hasher = foldhash::fast::FixedState::default();
+        let mut order: Vec<(u64, u32)> = runs
+            .iter()
+            .enumerate()
+            .map(|(k, (no, _))| (std::hash::BuildHasher::hash_one(&hasher, no), k as u32))
+            .collect();
+        order.sort_unstable();
+        let mut earliest: Vec<u32> = (0..runs.len() as u32).collect();
+        for same_hash in order.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+            for (j, &(_, k)) in same_hash.iter().enumerate() {
+                if let Some(&(_, e)) = same_hash[..j]
+                    .iter()
+                    .find(|&&(_, e)| runs[e as usize].0 == runs[k as usize].0)
+                {
+                    earliest[k as usize] = e;
+                }
+            }
+        }
+        // Households numbered in the order of their first run.
+        let mut household_of_run = vec![0_u32; runs.len()];
+        let mut first = Vec::new();
+        for k in 0..runs.len() {
+            let e = earliest[k] as usize;
+            household_of_run[k] = if e == k {
+                first.push(runs[k].1);
+                first.len() as u32 - 1
+            } else {
+                household_of_run[e]
+            };
+        }
+        for h in &mut of_row {
+            if *h != NO_HOUSEHOLD {
+                *h = household_of_run[*h as usize];
+            }
+        }
+        Households { of_row, first }
+    }
+}
 
 /// One row's own checks; problems go to `errors`.
 fn check_row<'a>(
@@ -657,31 +732,24 @@ impl Roster {
         }
         r.persons.reserve(rows.len());
         r.name_ends.reserve(rows.len());
-        let mut household_of: FastMap<&str, u32> = FastMap::default();
+        // The file's checks numbered the households when every row passed them.
+        let households = if rows.2.of_row.len() == rows.len() {
+            std::mem::take(&mut rows.2)
+        } else {
+            Households::number(rows.iter().map(|r| Some(r.member().household_no)))
+        };
+        r.households.reserve(households.first.len());
         let mut name = String::new();
-        // Members of a household usually follow one another: the map is asked once per run.
-        let mut last: Option<(&str, u32)> = None;
-        for row in rows.iter().map(KeptRow::member) {
-            let known = match last {
-                Some((no, h)) if no == row.household_no => Some(h),
-                _ => household_of.get(row.household_no).copied(),
-            };
-            let h = match known {
-                Some(h) => h,
-                None => {
-                    let h = r.households.len() as u32;
-                    household_of.insert(row.household_no, h);
-                    r.households.push(RosterHousehold {
-                        household_no: row.household_no.to_owned(),
-                        township: row.township.to_owned(),
-                        village: row.village.to_owned(),
-                        kind: row.kind,
-                        stage: row.stage,
-                    });
-                    h
-                }
-            };
-            last = Some((row.household_no, h));
+        for (row, &h) in rows.iter().map(KeptRow::member).zip(&households.of_row) {
+            if h as usize == r.households.len() {
+                r.households.push(RosterHousehold {
+                    household_no: row.household_no.to_owned(),
+                    township: row.township.to_owned(),
+                    village: row.village.to_owned(),
+                    kind: row.kind,
+                    stage: row.stage,
+                });
+            }
             let p = r.persons.len() as u32;
             if !crate::load::name_is_clean(row.name)
                 && crate::load::normalise_name(row.name, &mut name)
@@ -895,6 +963,48 @@ mod tests {
                 "在校情况"
             ]
         );
+    }
+
+    #[test]
+    fn households_are_numbered_as_a_map_would_number_them() {
+        let rows = [
+            Some("A"),
+            Some("A"),
+            Some("B"),
+            Some("A"),
+            None,
+            Some("C"),
+            Some("B"),
+            Some("B"),
+        ];
+        let h = Households::number(rows.into_iter());
+        assert_eq!(h.of_row, [0, 0, 1, 0, NO_HOUSEHOLD, 2, 1, 1]);
+        assert_eq!(h.first, [0, 2, 5]);
+        // Many numbers in scattered runs, against a map numbering them in order.
+        let nos: Vec<String> = (0..20_000_u64)
+            .map(|i| format!("{}", (i * 7919 % 3001) / 3))
+            .collect();
+        let keep = |i: usize| i % 13 != 5;
+        let h = Households::number(
+            nos.iter()
+                .enumerate()
+                .map(|(i, n)| keep(i).then_some(n.as_str())),
+        );
+        let mut map: HashMap<&str, u32> = HashMap::new();
+        let mut first = Vec::new();
+        for (i, n) in nos.iter().enumerate() {
+            let want = if keep(i) {
+                let next = map.len() as u32;
+                *map.entry(n).or_insert_with(|| {
+                    first.push(i as u32);
+                    next
+                })
+            } else {
+                NO_HOUSEHOLD
+            };
+            assert_eq!(h.of_row[i], want, "row {i}");
+        }
+        assert_eq!(h.first, first);
     }
 
     #[test]
