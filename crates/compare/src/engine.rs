@@ -403,9 +403,10 @@ impl Run<'_> {
     /// Match rules on roster members: hits, sums, then one clue per person or household.
     fn match_roster(&self, rule: &Rule, data: &Dataset, join: &Join, ctx: &Ctx) -> Vec<Clue> {
         let mask = self.population_mask(rule);
-        // (person, part, row) of every row that counts.
-        let hits: Vec<(u32, u32, u32)> = on_parts(&data.parts, |pi, part| {
-            let mut v = Vec::new();
+        // (person, part, row) of every row that counts, a list per part: millions of them
+        // at times, so neither grown from nothing nor copied into one list.
+        let hits: Vec<Vec<(u32, u32, u32)>> = on_parts(&data.parts, |pi, part| {
+            let mut v = Vec::with_capacity(part.len() / 8);
             for (r, &p) in join.persons[pi].iter().enumerate() {
                 if p == NOBODY || mask.as_ref().is_some_and(|m| !m[p as usize]) {
                     continue;
@@ -415,10 +416,7 @@ impl Run<'_> {
                 }
             }
             v
-        })
-        .into_iter()
-        .flatten()
-        .collect();
+        });
         let group_of = |p: u32, per: Per| match per {
             Per::Person => p,
             Per::Household => self.roster.persons[p as usize].household,
@@ -431,7 +429,7 @@ impl Run<'_> {
         // sum reaches the threshold; without, every group with a hit.
         let flagged: Option<Vec<bool>> = rule.aggregate.as_ref().map(|a| {
             let mut sums = vec![0_i64; groups_of(a.per)];
-            for &(p, pi, r) in &hits {
+            for &(p, pi, r) in hits.iter().flatten() {
                 let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
                 let g = &mut sums[group_of(p, a.per) as usize];
                 *g = g.saturating_add(v);
@@ -446,7 +444,7 @@ impl Run<'_> {
         // the order their first hit came; each group's place kept by group number.
         let mut groups: Vec<Vec<Hit<u32>>> = Vec::new();
         let mut place = vec![u32::MAX; groups_of(rule.per)];
-        for &h in &hits {
+        for &h in hits.iter().flatten() {
             if !is_flagged(h.0) {
                 continue;
             }
