@@ -167,12 +167,24 @@ fn confidence(id: f32, name: f32) -> f32 {
     }
 }
 
-/// Roster members by name and by the first 14 digits of their number (region and birth date).
+/// Roster members by name, by the first 14 digits of their number (region and birth date)
+/// and by birth date alone.
 pub struct FuzzyIndex<'r> {
     roster: &'r Roster,
     by_name: HashMap<&'r str, Vec<u32>, foldhash::fast::RandomState>,
     /// (first 14 digits, member), sorted.
     by_birth: Vec<(u64, u32)>,
+    /// (birth date as `yyyymmdd`, member), sorted: for a number whose region is mistyped.
+    by_day: Vec<(u64, u32)>,
+}
+
+/// The members listed under `key` in a sorted block list.
+fn block(list: &[(u64, u32)], key: u64) -> impl Iterator<Item = u32> + '_ {
+    let start = list.partition_point(|e| e.0 < key);
+    list[start..]
+        .iter()
+        .take_while(move |e| e.0 == key)
+        .map(|e| e.1)
 }
 
 /// A candidate for a row whose ID failed.
@@ -196,27 +208,24 @@ impl<'r> FuzzyIndex<'r> {
     pub fn new(roster: &'r Roster) -> FuzzyIndex<'r> {
         let mut by_name: HashMap<&str, Vec<u32>, foldhash::fast::RandomState> = HashMap::default();
         let mut by_birth = Vec::with_capacity(roster.persons.len());
+        let mut by_day = Vec::with_capacity(roster.persons.len());
         for (i, p) in roster.persons.iter().enumerate() {
             by_name
                 .entry(roster.name(i as u32))
                 .or_default()
                 .push(i as u32);
-            by_birth.push((p.key.get() / 1_000, i as u32));
+            let prefix14 = p.key.get() / 1_000;
+            by_birth.push((prefix14, i as u32));
+            by_day.push((prefix14 % 100_000_000, i as u32));
         }
         by_birth.sort_unstable();
+        by_day.sort_unstable();
         FuzzyIndex {
             roster,
             by_name,
             by_birth,
+            by_day,
         }
-    }
-
-    fn born(&self, prefix14: u64) -> impl Iterator<Item = u32> + '_ {
-        let start = self.by_birth.partition_point(|e| e.0 < prefix14);
-        self.by_birth[start..]
-            .iter()
-            .take_while(move |e| e.0 == prefix14)
-            .map(|e| e.1)
     }
 
     /// Resolves one row from the file's ID text and name.
@@ -227,7 +236,8 @@ impl<'r> FuzzyIndex<'r> {
         }
         let mut name = String::new();
         normalise_name(raw_name, &mut name);
-        // Blocks: the same name; the same region and birth date (when the number shows them).
+        // Blocks: the same name; the same region and birth date, or the same birth date and a
+        // surname read alike (when the number shows them).
         let mut candidates: Vec<u32> = self.by_name.get(name.as_str()).cloned().unwrap_or_default();
         let known = match &remains {
             Remains::Digits(d) | Remains::Prefix(d) => d,
@@ -238,7 +248,14 @@ impl<'r> FuzzyIndex<'r> {
                 b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
             });
             if let Some(prefix) = prefix {
-                candidates.extend(self.born(prefix));
+                candidates.extend(block(&self.by_birth, prefix));
+                // The same birth date and a surname read alike: the region may be the
+                // mistyped part, and the name written by ear (章伟 for 张伟).
+                let surname = name.chars().next();
+                candidates.extend(block(&self.by_day, prefix % 100_000_000).filter(|&p| {
+                    let theirs = self.roster.name(p).chars().next();
+                    matches!((surname, theirs), (Some(a), Some(b)) if sounds_alike(a, b))
+                }));
             }
         }
         candidates.sort_unstable();
@@ -391,6 +408,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // A mistyped region and the name written by ear: found by birth date and surname.
+        let mut region = zhang.expose().as_bytes().to_vec();
+        region[3] = if region[3] == b'3' { b'4' } else { b'3' };
+        let region = String::from_utf8(region).expect("ascii");
+        match index.resolve(&region, "章伟") {
+            Resolution::Review(c) => assert_eq!(c[0].person, 0, "{c:?}"),
+            other => panic!("{other:?}"),
+        }
+        // Born the same day, a surname that reads otherwise: not a candidate.
+        assert_eq!(index.resolve(&region, "王伟"), Resolution::Unmatched);
         // Nothing to go on.
         assert_eq!(index.resolve("", "张伟"), Resolution::Unmatched);
         assert_eq!(index.resolve("4.11321E+17", "赵六"), Resolution::Unmatched);

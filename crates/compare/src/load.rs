@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, LazyLock, Mutex};
 
 use calamine::{Reader, Xlsx};
 use chrono::{Datelike, NaiveDate};
@@ -128,6 +128,8 @@ pub struct NormalisationReport {
     pub failed: [u64; 6],
     /// Names whose spaces or full-width letters were removed.
     pub names_normalised: u64,
+    /// Names written with traditional characters, turned simplified (張偉 → 张伟).
+    pub names_simplified: u64,
 }
 
 impl NormalisationReport {
@@ -150,6 +152,7 @@ impl NormalisationReport {
             *a += b;
         }
         self.names_normalised += o.names_normalised;
+        self.names_simplified += o.names_simplified;
     }
 }
 
@@ -742,9 +745,9 @@ impl PartBuilder {
                 } else if name_is_clean(raw) {
                     t.push(raw);
                 } else {
-                    if normalise_name(raw, &mut self.name_buf) {
-                        self.report.names_normalised += 1;
-                    }
+                    let steps = normalise_name(raw, &mut self.name_buf);
+                    self.report.names_normalised += u64::from(steps.tidied);
+                    self.report.names_simplified += u64::from(steps.simplified);
                     t.push(&self.name_buf);
                 }
             }
@@ -881,10 +884,79 @@ pub(crate) fn name_is_clean(raw: &str) -> bool {
     name_bytes_clean(raw.as_bytes())
 }
 
-/// [`name_is_clean`] on a cell's bytes, before they are known to be UTF-8.
+/// [`name_is_clean`] on a cell's bytes, before they are known to be UTF-8: no space, dot,
+/// full-width form or traditional character. Bytes that are not UTF-8 may pass; the caller
+/// checks them next.
 fn name_bytes_clean(raw: &[u8]) -> bool {
-    raw.iter()
+    let traditional = traditional_table();
+    let traditional_at = |lead: u8, b1: u8, b2: u8| {
+        let c = (u32::from(lead & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+        let i = (c - HAN_FIRST) as usize;
+        traditional[i / 64] & (1 << (i % 64)) != 0
+    };
+    // Ten million names a run, nearly all of them characters of U+4000..U+9FFF (lead bytes E4
+    // to E9), where most Chinese characters are: read three bytes at a time.
+    if raw.len().is_multiple_of(3) && raw.chunks_exact(3).all(|c| (0xE4..=0xE9).contains(&c[0])) {
+        return !raw
+            .chunks_exact(3)
+            .any(|c| traditional_at(c[0], c[1], c[2]));
+    }
+    // Anything else: no space, dot or full-width form, and no traditional character.
+    if !raw
+        .iter()
         .all(|&b| b > b' ' && b != b'.' && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF))
+    {
+        return false;
+    }
+    let mut rest = raw;
+    while let [b0, b1, b2, tail @ ..] = rest {
+        if (0xE4..=0xE9).contains(b0) {
+            if traditional_at(*b0, *b1, *b2) {
+                return false;
+            }
+            rest = tail;
+        } else {
+            rest = &rest[1..];
+        }
+    }
+    true
+}
+
+/// The first and one past the last code point of [`TRADITIONAL`]: the characters written
+/// with three bytes from the CJK extension A on, where every character with a simplified
+/// form lies.
+const HAN_FIRST: u32 = 0x3000;
+const HAN_END: u32 = 0x1_0000;
+
+/// One bit per character of `HAN_FIRST..HAN_END`: set when the character has a simplified
+/// form. Found once by asking the converter about each character alone (a few
+/// milliseconds), so that a name is judged without building a string.
+static TRADITIONAL: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut bits = vec![0_u64; ((HAN_END - HAN_FIRST) / 64) as usize];
+    let mut buf = [0_u8; 4];
+    for c in (HAN_FIRST..HAN_END).filter_map(char::from_u32) {
+        let alone: &str = c.encode_utf8(&mut buf);
+        if fast2s::convert(alone) != alone {
+            let i = (u32::from(c) - HAN_FIRST) as usize;
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    bits
+});
+
+/// [`TRADITIONAL`], built on first use.
+#[inline]
+fn traditional_table() -> &'static [u64] {
+    LazyLock::force(&TRADITIONAL).as_slice()
+}
+
+/// Whether the character with code point `c` is a traditional one with a simplified form.
+#[inline]
+fn is_traditional(c: u32) -> bool {
+    (HAN_FIRST..HAN_END).contains(&c) && {
+        let i = (c - HAN_FIRST) as usize;
+        traditional_table()[i / 64] & (1 << (i % 64)) != 0
+    }
 }
 
 impl ErrorSink {
@@ -925,9 +997,39 @@ impl ErrorSink {
     }
 }
 
-/// Removes spaces and turns full-width letters and digits into ASCII; true if it changed
-/// anything. Names are compared without spaces: 王 小明 and 王小明 are one name.
-pub fn normalise_name(raw: &str, out: &mut String) -> bool {
+/// What [`normalise_name`] changed in a name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NameSteps {
+    /// Spaces removed, full-width letters and digits or a middle dot look-alike replaced.
+    pub tidied: bool,
+    /// Traditional characters turned simplified.
+    pub simplified: bool,
+}
+
+impl NameSteps {
+    pub fn changed(self) -> bool {
+        self.tidied || self.simplified
+    }
+}
+
+/// Removes spaces, turns full-width letters and digits into ASCII and traditional characters
+/// into simplified ones. Names are compared so: 王 小明 and 王小明 are one name, and so are
+/// 張偉 and 张伟.
+pub fn normalise_name(raw: &str, out: &mut String) -> NameSteps {
+    let tidied = tidy_name(raw, out);
+    // The whole name is converted, not each character, so that the converter's rules that
+    // look at the neighbouring character apply.
+    let simplified = out.chars().any(|c| is_traditional(u32::from(c))) && {
+        let converted = fast2s::convert(out);
+        let changed = converted != *out;
+        *out = converted;
+        changed
+    };
+    NameSteps { tidied, simplified }
+}
+
+/// The spaces and full-width forms of [`normalise_name`]; true if it changed anything.
+fn tidy_name(raw: &str, out: &mut String) -> bool {
     out.clear();
     let mut changed = false;
     let trimmed = raw.trim();
@@ -1955,10 +2057,76 @@ mod tests {
     #[test]
     fn names_lose_spaces_and_dot_look_alikes() {
         let mut out = String::new();
-        assert!(normalise_name("阿依古丽．买买提", &mut out));
+        assert!(normalise_name("阿依古丽．买买提", &mut out).tidied);
         assert_eq!(out, "阿依古丽·买买提");
-        assert!(normalise_name(" 王 小明 ", &mut out));
+        assert!(normalise_name(" 王 小明 ", &mut out).tidied);
         assert_eq!(out, "王小明");
-        assert!(!normalise_name("王小明", &mut out));
+        assert!(!normalise_name("王小明", &mut out).changed());
+    }
+
+    #[test]
+    fn traditional_characters_in_names_are_made_simplified() {
+        let mut out = String::new();
+        for (raw, simplified) in [
+            ("張偉", "张伟"),
+            ("陳國華", "陈国华"),
+            ("劉麗娟", "刘丽娟"),
+            ("歐陽 鳳", "欧阳凤"),
+            ("趙 曉東", "赵晓东"),
+        ] {
+            let steps = normalise_name(raw, &mut out);
+            assert!(steps.simplified, "{raw}");
+            assert_eq!(steps.tidied, raw.contains(' '), "{raw}");
+            assert_eq!(out, simplified);
+            // Read from the file's bytes, the name is not taken as it stands.
+            assert!(!name_bytes_clean(raw.as_bytes()), "{raw}");
+            assert!(name_bytes_clean(simplified.replace(' ', "").as_bytes()));
+        }
+        // Characters that are the same in both scripts, and a simplified name, stay as written.
+        for same in ["王小明", "李明", "阿依古丽·买买提", "孙悟空"] {
+            assert_eq!(
+                normalise_name(same, &mut out),
+                NameSteps::default(),
+                "{same}"
+            );
+            assert_eq!(out, same);
+        }
+        assert!(is_traditional(u32::from('國')) && !is_traditional(u32::from('国')));
+        // A name taken as it stands would not have been changed by the normalisation, for
+        // every character of three bytes beside a common surname, before and after it.
+        for c in (HAN_FIRST..HAN_END).filter_map(char::from_u32) {
+            for name in [format!("王{c}"), format!("{c}王"), format!("王{c}明")] {
+                if name_bytes_clean(name.as_bytes()) {
+                    assert!(!normalise_name(&name, &mut out).changed(), "{name}");
+                }
+            }
+        }
+        assert!(!is_traditional(u32::from('A')) && !is_traditional(0x2_0000));
+    }
+
+    /// A name in traditional characters is stored simplified and counted, by the plain
+    /// reader (cell by cell) and the quoted one alike.
+    #[test]
+    fn both_readers_make_traditional_names_simplified() {
+        let id = "11010519491231002X";
+        for csv in [
+            format!("身份证号,姓名,参保年度\n{id},張偉,2024\n{id},李明,2024\n"),
+            format!("身份证号,姓名,参保年度\n\"{id}\",\"張偉\",2024\n{id},李明,2024\n"),
+        ] {
+            let ds = load(
+                DataKind::InsuranceEnrollment,
+                &[("a.csv".to_owned(), csv.into_bytes())],
+            )
+            .expect("read");
+            let part = &ds.parts[0];
+            assert_eq!(
+                (part.text(1, 0), part.text(1, 1)),
+                (Some("张伟"), Some("李明"))
+            );
+            assert_eq!(
+                (ds.report.names_simplified, ds.report.names_normalised),
+                (1, 0)
+            );
+        }
     }
 }

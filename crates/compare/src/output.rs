@@ -238,7 +238,10 @@ pub fn dataset_summary(kind: DataKind, n: &NormalisationReport) -> String {
     if !failed.is_empty() {
         s.push_str(&format!("（{}）", failed.join("，")));
     }
-    s.push_str(&format!("；姓名规范化 {}", n.names_normalised));
+    s.push_str(&format!(
+        "；姓名规范化 {}，繁体姓名转简体 {}",
+        n.names_normalised, n.names_simplified
+    ));
     s
 }
 

@@ -752,7 +752,7 @@ impl Roster {
             }
             let p = r.persons.len() as u32;
             if !crate::load::name_is_clean(row.name)
-                && crate::load::normalise_name(row.name, &mut name)
+                && crate::load::normalise_name(row.name, &mut name).changed()
             {
                 r.names.push_str(&name);
             } else {

@@ -601,6 +601,26 @@ fn rows_whose_id_fails_are_matched_fuzzily_or_sent_for_review() {
     assert!(review[0][6].starts_with("4113**********"));
 }
 
+/// A name written in traditional characters is the roster's name once simplified: the
+/// fallback is as sure of it as of the name written the roster's way.
+#[test]
+fn a_traditional_name_is_matched_as_its_simplified_form() {
+    let (_, ids) = roster();
+    let mut typo = ids[0].clone().into_bytes();
+    typo[15] = if typo[15] == b'9' { b'8' } else { typo[15] + 1 };
+    let typo = String::from_utf8(typo).expect("ascii");
+    let csv = format!("身份证号,姓名,结算日期,总费用,个人自付\n{typo},張大,2024-10-01,9000,6000\n");
+    let (clues, report) = run(&[dataset(DataKind::MedicalExpense, &csv)]);
+    assert_eq!(report.datasets[0].1.names_simplified, 1);
+    assert_eq!((report.matched_fuzzy, report.review.len()), (1, 0));
+    let m = of(&clues, "medical_oop_monitored");
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].subjects[0].name, "张大");
+    assert!(m[0].subjects[0].confidence >= liandong_compare::fuzzy::ACCEPT);
+    let summary = output::dataset_summary(DataKind::MedicalExpense, &report.datasets[0].1);
+    assert!(summary.contains("繁体姓名转简体 1"), "{summary}");
+}
+
 #[test]
 fn evidence_never_shows_a_number_built_on_an_id() {
     let (_, ids) = roster();
