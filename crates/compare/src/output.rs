@@ -6,7 +6,7 @@ use liandong_office::{Cell, Column};
 
 use crate::engine::{Clue, MatchMethod, ReviewItem, RunReport};
 use crate::kinds::DataKind;
-use crate::load::{IdFailure, NormalisationReport};
+use crate::load::{Dataset, IdFailure, NormalisationReport};
 
 /// The export's columns (api.md "Files": the first eight names are the contract).
 pub const CLUE_COLUMNS: [(&str, f64); 14] = [
@@ -211,6 +211,36 @@ pub fn clues_xlsx(
         });
     }
     liandong_office::workbook(&sheets)
+}
+
+/// How many rows with an unusable ID number [`failed_id_rows`] names.
+pub const FAILED_ROWS_LISTED: usize = 20;
+
+/// Where the ID numbers that could not be used are, so that the delivering department can
+/// correct them: file (and sheet), row and reason of the first [`FAILED_ROWS_LISTED`], and
+/// how many in all; empty when every number was usable. The cells themselves are not shown
+/// (a number with a wrong check digit is still someone's number).
+pub fn failed_id_rows(data: &Dataset) -> String {
+    let total: usize = data.parts.iter().map(|p| p.failed_ids.len()).sum();
+    if total == 0 {
+        return String::new();
+    }
+    let listed: Vec<String> = data
+        .parts
+        .iter()
+        .flat_map(|p| {
+            p.failed_ids.iter().map(move |(i, _)| {
+                let why = p.ids[*i as usize].failure().map_or("", IdFailure::label);
+                format!("{} 第 {} 行（{why}）", p.source, p.row_no.get(*i as usize))
+            })
+        })
+        .take(FAILED_ROWS_LISTED)
+        .collect();
+    let mut s = format!("；身份证号无法使用的行：{}", listed.join("，"));
+    if total > listed.len() {
+        s.push_str(&format!(" 等共 {total} 行"));
+    }
+    s
 }
 
 /// What reading one data set found: rows, IDs usable as given, normalised by step, refused

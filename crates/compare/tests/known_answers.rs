@@ -397,13 +397,43 @@ fn every_normalisation_step_and_error_class_is_counted() {
     );
     assert_eq!(part.failed_ids.len(), 7);
     assert_eq!(part.failed_ids[0], (4, "4.11321E+17".to_owned()));
-    // Lowercase x on its own.
-    let x = id(1949, 12, 31, 2);
+    // The department is told where they are, row by row, without the numbers themselves.
+    let listed = output::failed_id_rows(&ds);
+    assert_eq!(
+        listed,
+        "；身份证号无法使用的行：insurance_enrollment.csv 第 6 行（被表格软件转成数字），\
+         insurance_enrollment.csv 第 7 行（被表格软件转成数字），insurance_enrollment.csv 第 8 行（位数错误），\
+         insurance_enrollment.csv 第 9 行（含非法字符），insurance_enrollment.csv 第 10 行（出生日期不存在），\
+         insurance_enrollment.csv 第 11 行（校验码错误），insurance_enrollment.csv 第 12 行（身份证号为空）"
+    );
+    let many: String = (0..25).map(|_| "4.11321E+17,甲,2024\n").collect();
+    let many = dataset(
+        DataKind::InsuranceEnrollment,
+        &format!("身份证号,姓名,参保年度\n{many}"),
+    );
+    let listed = output::failed_id_rows(&many);
+    assert_eq!(listed.matches("行（").count(), output::FAILED_ROWS_LISTED);
+    assert!(listed.ends_with(" 等共 25 行"), "{listed}");
+    assert_eq!(
+        output::failed_id_rows(&dataset(
+            DataKind::InsuranceEnrollment,
+            &format!("身份证号,姓名,参保年度\n{a},甲,2024\n")
+        )),
+        ""
+    );
+    // Lowercase x on its own: a number whose check character is X, written x.
+    let x = (0..1000)
+        .map(|seq| id(1949, 12, 31, seq))
+        .find(|i| i.ends_with('X'))
+        .expect("a number ending in X");
     let ds = dataset(
         DataKind::InsuranceEnrollment,
         &format!("身份证号,姓名,参保年度\n{},甲,2024\n", x.to_lowercase()),
     );
-    assert_eq!(ds.report.lowercase_x, u64::from(x.ends_with('X')));
+    assert_eq!(ds.report.lowercase_x, 1);
+    assert_eq!(ds.report.ids_as_given, 0);
+    let key = ds.parts[0].ids[0].key().expect("read");
+    assert_eq!(key.id_number().expose(), x);
 }
 
 #[test]

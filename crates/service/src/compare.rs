@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use liandong_compare::engine::{Decided, ReviewItem};
-use liandong_compare::output::dataset_summary;
+use liandong_compare::output::{dataset_summary, failed_id_rows};
 use liandong_compare::roster::RosterRow;
 use liandong_compare::rules::{Finding, Severity};
 use liandong_compare::{Clue, DataKind, Roster, RuleSet, Run};
@@ -315,7 +315,10 @@ impl App {
         );
         let (report, rows, names) = tokio::task::spawn_blocking(move || {
             let (report, rows) = match liandong_compare::load(kind, &files) {
-                Ok(data) => (dataset_summary(kind, &data.report), data.report.rows),
+                Ok(data) => (
+                    dataset_summary(kind, &data.report) + &failed_id_rows(&data),
+                    data.report.rows,
+                ),
                 // Victims' lists are due monthly even when nothing happened: the template
                 // with no rows says so.
                 Err(liandong_compare::LoadError::NoRows(_)) if on_event => (
