@@ -830,3 +830,110 @@ fn an_absence_list_holding_too_few_of_the_population_raises_nothing() {
     let (clues, _) = run(&insured(150));
     assert_eq!(of(&clues, "not_insured").len(), 50);
 }
+
+/// The rule features the shipped rules do not use, each on a rule of its own: a sum over a
+/// household, an upper bound, a population of some household types, the as-of year of a
+/// date, text filters that fold full-width and lower-case letters, an absence per household
+/// and a rule switched off.
+#[test]
+fn rule_features_beyond_the_defaults_give_their_known_answers() {
+    let (roster, ids) = roster();
+    let rules = RuleSet::from_json(
+        r#"{"policy_year": 2024, "version": 7, "rules": [
+        {"code": "household_sum", "title": "户内自付合计", "data": "medical_expense", "test": "match",
+         "filters": [{"op": "within_days", "field": "settled_on", "days": 365}],
+         "aggregate": {"sum": "out_of_pocket", "per": "household", "at_least": 5000},
+         "per": "household", "finding": "illness", "severity": "high",
+         "route": {"departments": ["medinsure"]}},
+        {"code": "small_bills", "title": "小额费用", "data": "medical_expense", "test": "match",
+         "filters": [{"op": "at_most", "field": "total", "value": 100}],
+         "finding": "illness", "severity": "low", "route": {"departments": ["medinsure"]}},
+        {"code": "edge_households", "title": "边缘户就医", "data": "medical_expense", "test": "match",
+         "population": {"roster": {"household_kinds": ["marginal"]}},
+         "finding": "illness", "severity": "medium", "route": {"departments": ["health"]}},
+        {"code": "graded_this_year", "title": "本年鉴定为 C 级", "data": "unsafe_housing", "test": "match",
+         "filters": [{"op": "in", "field": "grade", "values": ["C级"]},
+                     {"op": "as_of_year", "field": "assessed_on"}],
+         "per": "household", "finding": "housing", "severity": "high",
+         "route": {"departments": ["housing"]}},
+        {"code": "household_uninsured", "title": "户内有人未参保", "data": "insurance_enrollment",
+         "test": "absence", "filters": [{"op": "as_of_year", "field": "year"}],
+         "per": "household", "finding": "illness", "severity": "high",
+         "route": {"departments": ["medinsure"]}},
+        {"code": "switched_off", "title": "停用的规则", "data": "medical_expense", "test": "match",
+         "enabled": false, "finding": "illness", "severity": "low", "route": {}}
+    ]}"#,
+    )
+    .expect("rules");
+    let medical = format!(
+        "身份证号,姓名,结算日期,总费用,个人自付\n\
+         {},张大,2024-06-01,5000,3000\n\
+         {},张小,2024-07-01,4000,2500\n\
+         {},李一,2024-08-01,6000,4000\n\
+         {},李一,2023-01-01,9000,9000\n\
+         {},王五,2024-09-01,80,50\n",
+        ids[0], ids[1], ids[2], ids[2], ids[4]
+    );
+    let housing = format!(
+        "身份证号,姓名,鉴定等级,鉴定日期\n\
+         {},张大,ｃ级,2024-03-01\n\
+         {},李一,C级,2023-05-01\n\
+         {},王五,B级,2024-04-01\n",
+        ids[0], ids[2], ids[4]
+    );
+    let insured = format!(
+        "身份证号,姓名,参保年度\n{},张大,2024\n{},李一,2024\n{},李二,2024\n{},王五,2023\n",
+        ids[0], ids[2], ids[3], ids[4]
+    );
+    let data = [
+        dataset(DataKind::MedicalExpense, &medical),
+        dataset(DataKind::UnsafeHousing, &housing),
+        dataset(DataKind::InsuranceEnrollment, &insured),
+    ];
+    let open = HashSet::new();
+    let (clues, report) = Run {
+        roster: &roster,
+        datasets: &data,
+        rules: &rules,
+        as_of: date(AS_OF.0, AS_OF.1, AS_OF.2),
+        open: &open,
+        fuzzy: true,
+        decided: None,
+    }
+    .execute(&mut |_, _| {});
+    let households = |rule: &str| -> Vec<Option<String>> {
+        of(&clues, rule)
+            .iter()
+            .map(|c| c.household_no.clone())
+            .collect()
+    };
+    let names = |c: &Clue| -> Vec<String> { c.subjects.iter().map(|s| s.name.clone()).collect() };
+    // H1: 3,000 + 2,500 in the window; H2: 4,000 in it (9,000 is older than a year).
+    assert_eq!(households("household_sum"), [Some("H1".to_owned())]);
+    let h1 = of(&clues, "household_sum")[0];
+    assert_eq!(names(h1), ["张大", "张小"]);
+    assert!(h1.evidence.contains("合计 5,500.00 元"), "{}", h1.evidence);
+    // Only 王五's bill is 100 yuan or less.
+    let small = of(&clues, "small_bills");
+    assert_eq!(small.len(), 1);
+    assert_eq!(names(small[0]), ["王五"]);
+    // Only H3 is 边缘易致贫户.
+    assert_eq!(households("edge_households"), [Some("H3".to_owned())]);
+    // ｃ级 folds to C级 and was graded this year; 李一's C级 is last year's, 王五's is B级.
+    assert_eq!(households("graded_this_year"), [Some("H1".to_owned())]);
+    // Per household, a household none of whose members is insured this year: H3 (王五 only
+    // last year). H1 is not, though 张小 is missing: 张大 is insured.
+    assert_eq!(households("household_uninsured"), [Some("H3".to_owned())]);
+    assert_eq!(names(of(&clues, "household_uninsured")[0]), ["王五"]);
+    assert!(
+        of(&clues, "household_uninsured")[0]
+            .evidence
+            .contains("该户任何成员"),
+        "{}",
+        of(&clues, "household_uninsured")[0].evidence
+    );
+    // A rule switched off is not run and not listed.
+    assert!(of(&clues, "switched_off").is_empty());
+    assert!(report.rules.iter().all(|r| r.code != "switched_off"));
+    assert_eq!(report.rules.len(), 5);
+}

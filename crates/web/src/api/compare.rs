@@ -804,12 +804,15 @@ pub async fn to_warning(
 }
 
 /// Filters of an export, as a form or a query string sends them (empty fields mean all).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, IntoParams, Default)]
 pub struct ExportFilter {
     pub(crate) rule: Option<String>,
+    /// `open`, `confirmed` or `dismissed`
     pub(crate) status: Option<String>,
     pub(crate) township_id: Option<String>,
+    /// `exact`, `normalized` or `fuzzy`
     pub(crate) method: Option<String>,
+    /// Only the clues this run raised.
     pub(crate) run_id: Option<String>,
 }
 
@@ -846,6 +849,9 @@ pub(crate) fn xlsx(bytes: Vec<u8>) -> Response {
 }
 
 /// The clues as a print-ready .xlsx, ID numbers masked.
+#[utoipa::path(get, path = "/api/v1/clues/export.xlsx", tag = "compare", params(ExportFilter),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn export(
     State(st): State<AppState>,
     u: Require<AnyUser>,
@@ -1025,6 +1031,10 @@ pub async fn decide(
 }
 
 /// A kind's blank template (.xlsx with a sheet of notes).
+#[utoipa::path(get, path = "/api/v1/compare/kinds/{kind}/template", tag = "compare",
+    params(("kind" = String, Path, description = "the data kind (`medical_expense`…), optionally with `.xlsx`")),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn template(
     State(st): State<AppState>,
     _u: Require<AnyUser>,
