@@ -2,6 +2,7 @@
 //! start the same server on a random port.
 
 pub mod compare;
+pub mod deliver;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,9 @@ pub enum Command {
     /// Compare department data sets with the roster and write risk clues (信息比对), from
     /// files alone: no server, no database.
     Compare(compare::CompareArgs),
+    /// Deliver a department's data set to a running server (数据报送), with the API token of
+    /// one of its users in LIANDONG_TOKEN.
+    Deliver(deliver::DeliverArgs),
 }
 
 #[derive(Debug, Args)]
@@ -413,6 +417,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore { file } => restore(&settings, &file).await,
         Command::Compare(args) => tokio::task::spawn_blocking(move || compare::run(args)).await?,
+        Command::Deliver(args) => deliver::run(args).await,
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::open_sqlite(&settings.database_path()).await?;
             let result = store.verify_audit().await?;

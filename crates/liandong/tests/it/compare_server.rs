@@ -1035,3 +1035,219 @@ async fn dashboards_remind_townships_of_clues_and_departments_of_feeds() {
         "{reminders}"
     );
 }
+
+#[tokio::test]
+async fn a_delivery_report_names_the_rows_whose_id_cannot_be_used() {
+    let app = TestApp::spawn().await;
+    let office = app.token("office", DEMO_PASSWORD).await;
+    let feeds = json(
+        app.get(&office, "/api/v1/compare/feeds?kind=medical_expense")
+            .await,
+    )
+    .await;
+    let report = feeds[0]["report"].as_str().expect("report");
+    assert!(report.contains("身份证号无法使用的行："), "{report}");
+    assert!(report.contains("行（被表格软件转成数字）"), "{report}");
+    assert!(
+        !report.contains("E+17"),
+        "the cells themselves are not repeated"
+    );
+    let browser = form_sign_in(&app, "office", DEMO_PASSWORD).await;
+    let html = browser
+        .get(app.url("/compare/feeds"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        select_texts(&html, "tr.delivery td.small")
+            .iter()
+            .any(|t| t.contains("身份证号无法使用的行：")),
+        "the feeds page shows where they are"
+    );
+}
+
+/// The workbench's forms as a browser posts them: a review decided, the rule library saved
+/// (a broken one refused with nothing saved), the clues exported masked and, with a reason,
+/// unmasked.
+#[tokio::test]
+async fn the_workbench_forms_decide_save_and_export() {
+    let app = TestApp::spawn().await;
+    let token = app.token("office", DEMO_PASSWORD).await;
+    let office = form_sign_in(&app, "office", DEMO_PASSWORD).await;
+
+    let pending = json(app.get(&token, "/api/v1/match-reviews").await).await;
+    let id = pending[0]["id"].as_i64().expect("a pending review");
+    let csrf = csrf_of(&office, &app, "/compare/reviews").await;
+    let res = office
+        .post(app.url(&format!("/compare/reviews/{id}/decision")))
+        .form(&[("_csrf", csrf.as_str()), ("person_id", "none")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let rejected = json(
+        app.get(&token, "/api/v1/match-reviews?status=rejected")
+            .await,
+    )
+    .await;
+    let decided = rejected
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| r["id"].as_i64() == Some(id))
+        .expect("decided through the form");
+    assert_eq!(decided["decided_by"], "office");
+
+    let rules = json(app.get(&token, "/api/v1/compare/rules").await).await;
+    let versions = rules["versions"].as_array().expect("versions").len();
+    let mut library = rules["rules"].clone();
+    let first = library["rules"]
+        .as_array_mut()
+        .expect("rules")
+        .iter_mut()
+        .find(|r| r["code"] == "medical_oop_monitored")
+        .expect("rule");
+    first["aggregate"]["at_least"] = json!(4000);
+    let csrf = csrf_of(&office, &app, "/compare/rules").await;
+    let post = |text: String| {
+        office
+            .post(app.url("/compare/rules"))
+            .form(&[
+                ("_csrf", csrf.clone()),
+                ("rules", text),
+                ("note", "自付门槛调为 4,000 元".to_owned()),
+            ])
+            .send()
+    };
+    let res = post("{\"policy_year\": 2024, \"rules\": [".to_owned())
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let after = json(app.get(&token, "/api/v1/compare/rules").await).await;
+    assert_eq!(after["versions"].as_array().expect("v").len(), versions);
+    let res = post(library.to_string()).await.expect("post");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let after = json(app.get(&token, "/api/v1/compare/rules").await).await;
+    let listed = after["versions"].as_array().expect("v");
+    assert_eq!(listed.len(), versions + 1);
+    assert!(listed.iter().any(|v| v["note"] == "自付门槛调为 4,000 元"));
+
+    let res = office
+        .get(app.url("/compare/clues/export.xlsx?rule=medical_oop_monitored"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    let cells = xlsx_cells(&res.bytes().await.expect("bytes"));
+    assert!(cells.iter().any(|c| c.contains("**********")), "masked");
+    let full_id = |cells: &[String]| {
+        cells
+            .iter()
+            .any(|c| liandong_domain::IdNumber::parse(c).is_ok())
+    };
+    assert!(!full_id(&cells));
+    let csrf = csrf_of(&office, &app, "/compare/clues").await;
+    let unmasked = |reason: &'static str| {
+        office
+            .post(app.url("/compare/clues/export.xlsx"))
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("rule", "medical_oop_monitored"),
+                ("reason", reason),
+            ])
+            .send()
+    };
+    let res = unmasked("").await.expect("post");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = unmasked("入户核实需要完整号码").await.expect("post");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(full_id(&xlsx_cells(&res.bytes().await.expect("bytes"))));
+}
+
+/// `liandong deliver`, as a department's script runs it against the server: delivered and
+/// listed, the same files again changing nothing, a bad file refused with its place named and
+/// nothing written, and no token no delivery.
+#[tokio::test]
+async fn a_script_delivers_with_the_deliver_command() {
+    let app = TestApp::spawn().await;
+    let token = app.token("dept-medinsure", DEMO_PASSWORD).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let birth = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("date");
+    let a = liandong_domain::IdNumber::from_parts("411321", birth, 11).expect("id");
+    let header = "身份证号,姓名,结算日期,总费用,个人自付\n";
+    let good = dir.path().join("claims-2024-10.csv");
+    std::fs::write(
+        &good,
+        format!("{header}{},张大,2024-10-01,900,600\n", a.expose()),
+    )
+    .expect("write");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!("{header}{},张大,2024-10-01,九百,600\n", a.expose()),
+    )
+    .expect("write");
+    let count = |v: &Value| v.as_array().expect("list").len();
+    let listed = || async {
+        json(
+            app.get(&token, "/api/v1/compare/feeds?kind=medical_expense")
+                .await,
+        )
+        .await
+    };
+    let before = count(&listed().await);
+    let deliver = |file: &std::path::Path, token: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_liandong"));
+        cmd.args([
+            "deliver",
+            "--server",
+            &app.url("/"),
+            "--kind",
+            "medical_expense",
+        ])
+        .args(["--due-month", "2024-10"])
+        .arg(file)
+        .env_remove("LIANDONG_TOKEN");
+        if let Some(t) = token {
+            cmd.env("LIANDONG_TOKEN", t);
+        }
+        tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+    };
+    let out = deliver(&good, Some(token.as_str())).await.expect("join");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("已报送：医疗费用结算，1 行，计入 2024-10 的报送"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("读取 1 行"), "{stdout}");
+    let after = listed().await;
+    assert_eq!(count(&after), before + 1);
+    assert!(after
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|d| d["files"][0] == "claims-2024-10.csv" && d["due_month"] == "2024-10"));
+
+    let out = deliver(&good, Some(token.as_str())).await.expect("join");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("此前已报送"));
+
+    let out = deliver(&bad, Some(token.as_str())).await.expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("bad.csv") && stderr.contains("第 2 行") && stderr.contains("总费用"),
+        "{stderr}"
+    );
+    let out = deliver(&bad, None).await.expect("join");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LIANDONG_TOKEN"));
+    assert_eq!(count(&listed().await), before + 1, "refusals write nothing");
+}
