@@ -707,6 +707,88 @@ fn each_member_of_a_household_has_their_own_open_clue() {
     assert_eq!(names, ["张小", "李二"]);
 }
 
+/// A year of claims as a workbook of two data sheets and a notes sheet, with a .csv beside
+/// it: every row read once, each numbered as its own sheet shows it, and their sums joined.
+#[test]
+fn data_sheets_of_a_workbook_and_other_files_are_read_as_one_data_set() {
+    let (_, ids) = roster();
+    let header = ["身份证号", "姓名", "结算日期", "总费用", "个人自付"];
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    wb.add_worksheet()
+        .set_name("填写说明")
+        .expect("name")
+        .write_string(0, 0, "每月一张工作表")
+        .expect("cell");
+    for (sheet, rows) in [
+        (
+            "1-6月",
+            vec![
+                (&ids[0], "2024-03-01", 2000.0),
+                (&ids[2], "2024-04-01", 100.0),
+            ],
+        ),
+        ("7-12月", vec![(&ids[0], "2024-08-01", 1500.0)]),
+    ] {
+        let ws = wb.add_worksheet();
+        ws.set_name(sheet).expect("name");
+        for (c, h) in header.iter().enumerate() {
+            ws.write_string(0, c as u16, *h).expect("cell");
+        }
+        for (r, (id, day, oop)) in rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            ws.write_string(r, 0, id.as_str()).expect("cell");
+            ws.write_string(r, 1, "张大").expect("cell");
+            ws.write_string(r, 2, *day).expect("cell");
+            ws.write_number(r, 3, oop * 2.0).expect("cell");
+            ws.write_number(r, 4, *oop).expect("cell");
+        }
+    }
+    let xlsx = wb.save_to_buffer().expect("xlsx");
+    let csv = format!(
+        "{}\n{},张大,2024-10-01,3000,1600\n",
+        header.join(","),
+        ids[0]
+    );
+    let ds = load(
+        DataKind::MedicalExpense,
+        &[
+            ("2024.xlsx".into(), xlsx),
+            ("2024-10.csv".into(), csv.into_bytes()),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(ds.rows(), 4);
+    let places: Vec<(String, Vec<u32>)> = ds
+        .parts
+        .iter()
+        .map(|p| (p.source.to_string(), p.row_no.iter().collect()))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("2024.xlsx（工作表“1-6月”）".to_owned(), vec![2, 3]),
+            ("2024.xlsx（工作表“7-12月”）".to_owned(), vec![2]),
+            ("2024-10.csv".to_owned(), vec![2]),
+        ]
+    );
+    // 2,000 + 1,500 + 1,600 over the sheets and the file: 张大 passes 5,000.
+    let (clues, _) = run(&[ds]);
+    let m = of(&clues, "medical_oop_monitored");
+    assert_eq!(m.len(), 1);
+    assert!(m[0].evidence.contains("3 条"), "{}", m[0].evidence);
+    assert!(
+        m[0].evidence.contains("合计 5,100.00 元"),
+        "{}",
+        m[0].evidence
+    );
+    assert!(
+        m[0].evidence
+            .contains("2024.xlsx（工作表“7-12月”） 第 2 行"),
+        "{}",
+        m[0].evidence
+    );
+}
+
 #[test]
 fn a_sheet_with_some_of_the_headers_refuses_the_workbook() {
     let mut wb = rust_xlsxwriter::Workbook::new();
