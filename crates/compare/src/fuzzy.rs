@@ -4,6 +4,7 @@
 //! are taken, uncertain ones go to a person to confirm, the rest are only reported.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use liandong_domain::id_number::IdKey;
 
@@ -176,6 +177,23 @@ pub struct FuzzyIndex<'r> {
     by_birth: Vec<(u64, u32)>,
     /// (birth date as `yyyymmdd`, member), sorted: for a number whose region is mistyped.
     by_day: Vec<(u64, u32)>,
+    /// (region, sequence number and a reading of the surname, as one hash; member), sorted:
+    /// for a number whose birth date is mistyped and a name written by ear.
+    by_sound: Vec<(u64, u32)>,
+}
+
+/// The readings of a character, tones left out (a heteronym has several).
+fn readings(c: char) -> impl Iterator<Item = &'static str> {
+    use pinyin::ToPinyinMulti;
+    c.to_pinyin_multi()
+        .into_iter()
+        .flat_map(|m| m.into_iter().map(|p| p.plain()))
+}
+
+/// The key of [`FuzzyIndex::by_sound`]: a number's region and sequence number (its digits
+/// 1-6 and 15-17) with one reading of a surname.
+fn sound_key(region_sequence: u64, reading: &str) -> u64 {
+    foldhash::fast::FixedState::default().hash_one((region_sequence, reading))
 }
 
 /// The members listed under `key` in a sorted block list.
@@ -209,22 +227,28 @@ impl<'r> FuzzyIndex<'r> {
         let mut by_name: HashMap<&str, Vec<u32>, foldhash::fast::RandomState> = HashMap::default();
         let mut by_birth = Vec::with_capacity(roster.persons.len());
         let mut by_day = Vec::with_capacity(roster.persons.len());
+        let mut by_sound = Vec::with_capacity(roster.persons.len());
         for (i, p) in roster.persons.iter().enumerate() {
-            by_name
-                .entry(roster.name(i as u32))
-                .or_default()
-                .push(i as u32);
+            let name = roster.name(i as u32);
+            by_name.entry(name).or_default().push(i as u32);
             let prefix14 = p.key.get() / 1_000;
             by_birth.push((prefix14, i as u32));
             by_day.push((prefix14 % 100_000_000, i as u32));
+            let region_sequence = p.key.get() / 100_000_000_000 * 1_000 + p.key.get() % 1_000;
+            for r in name.chars().next().into_iter().flat_map(readings) {
+                by_sound.push((sound_key(region_sequence, r), i as u32));
+            }
         }
         by_birth.sort_unstable();
         by_day.sort_unstable();
+        by_sound.sort_unstable();
+        by_sound.dedup();
         FuzzyIndex {
             roster,
             by_name,
             by_birth,
             by_day,
+            by_sound,
         }
     }
 
@@ -256,6 +280,23 @@ impl<'r> FuzzyIndex<'r> {
                     let theirs = self.roster.name(p).chars().next();
                     matches!((surname, theirs), (Some(a), Some(b)) if sounds_alike(a, b))
                 }));
+            }
+        }
+        // The same region and sequence number and a surname read alike: the birth date may be
+        // the mistyped part, and the name written by ear.
+        if let Remains::Digits(d) = &remains {
+            let number = |r: std::ops::Range<usize>| {
+                d.get(r)?.iter().try_fold(0_u64, |acc, &b| {
+                    b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+                })
+            };
+            if let (18, Some(region), Some(sequence)) = (d.len(), number(0..6), number(14..17)) {
+                for r in name.chars().next().into_iter().flat_map(readings) {
+                    candidates.extend(block(
+                        &self.by_sound,
+                        sound_key(region * 1_000 + sequence, r),
+                    ));
+                }
             }
         }
         candidates.sort_unstable();
@@ -418,6 +459,16 @@ mod tests {
         }
         // Born the same day, a surname that reads otherwise: not a candidate.
         assert_eq!(index.resolve(&region, "王伟"), Resolution::Unmatched);
+        // A mistyped birth date and the name written by ear: found by region, sequence number
+        // and the sound of the surname.
+        let mut day = zhang.expose().as_bytes().to_vec();
+        day[11] = if day[11] == b'3' { b'4' } else { b'3' };
+        let day = String::from_utf8(day).expect("ascii");
+        match index.resolve(&day, "章伟") {
+            Resolution::Review(c) => assert_eq!(c[0].person, 0, "{c:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(index.resolve(&day, "王伟"), Resolution::Unmatched);
         // Nothing to go on.
         assert_eq!(index.resolve("", "张伟"), Resolution::Unmatched);
         assert_eq!(index.resolve("4.11321E+17", "赵六"), Resolution::Unmatched);
