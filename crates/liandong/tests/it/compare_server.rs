@@ -28,8 +28,12 @@ async fn deliver(app: &TestApp, token: &str, query: &str, body: Vec<u8>) -> reqw
 
 /// Starts a run and waits for it; the run as the API shows it.
 async fn run(app: &TestApp, office: &str) -> Value {
+    run_with(app, office, json!({})).await
+}
+
+async fn run_with(app: &TestApp, office: &str, body: Value) -> Value {
     let res = app
-        .send(Method::POST, office, "/api/v1/compare/runs", json!({}))
+        .send(Method::POST, office, "/api/v1/compare/runs", body)
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let job = json(res).await;
@@ -804,6 +808,31 @@ async fn rule_libraries_are_checked_versioned_and_used_by_the_next_run() {
     assert!(
         after > before,
         "a lower threshold finds more: {before} -> {after}"
+    );
+
+    // A library saved for last year is the one a run as of a day of last year uses; a run as
+    // of today keeps this year's.
+    let mut last_year = rules.clone();
+    last_year["policy_year"] = json!(year - 1);
+    let res = app
+        .send(
+            Method::POST,
+            &office,
+            "/api/v1/compare/rules",
+            json!({"rules": last_year, "note": "上年规则"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let past = run_with(
+        &app,
+        &office,
+        json!({"as_of": format!("{}-12-31", year - 1)}),
+    )
+    .await;
+    assert_eq!(past["ruleset"], format!("{} 年第 1 版", year - 1));
+    assert_eq!(
+        run(&app, &office).await["ruleset"],
+        format!("{year} 年第 1 版")
     );
 }
 
