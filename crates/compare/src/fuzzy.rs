@@ -117,15 +117,7 @@ fn id_fit(remains: &Remains, candidate: &[u8]) -> f32 {
 /// Whether two characters can be read alike (any of their readings, tones ignored): a clerk
 /// typing a name from speech picks 玮 for 伟, 章 for 张.
 fn sounds_alike(a: char, b: char) -> bool {
-    use pinyin::ToPinyinMulti;
-    if a == b {
-        return true;
-    }
-    let (Some(x), Some(y)) = (a.to_pinyin_multi(), b.to_pinyin_multi()) else {
-        return false;
-    };
-    x.into_iter()
-        .any(|p| y.into_iter().any(|q| p.plain() == q.plain()))
+    a == b || readings(a).any(|x| readings(b).any(|y| x == y))
 }
 
 /// How alike two names are: the same (1.0), the same sounds with other characters (0.9),

@@ -891,8 +891,7 @@ fn name_bytes_clean(raw: &[u8]) -> bool {
     let traditional = traditional_table();
     let traditional_at = |lead: u8, b1: u8, b2: u8| {
         let c = (u32::from(lead & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
-        let i = (c - HAN_FIRST) as usize;
-        traditional[i / 64] & (1 << (i % 64)) != 0
+        listed(traditional, c)
     };
     // Ten million names a run, nearly all of them characters of U+4000..U+9FFF (lead bytes E4
     // to E9), where most Chinese characters are: read three bytes at a time.
@@ -950,13 +949,17 @@ fn traditional_table() -> &'static [u64] {
     LazyLock::force(&TRADITIONAL).as_slice()
 }
 
+/// Whether `c`, a code point of `HAN_FIRST..HAN_END`, has its bit set in `table`.
+#[inline]
+fn listed(table: &[u64], c: u32) -> bool {
+    let i = (c - HAN_FIRST) as usize;
+    table[i / 64] & (1 << (i % 64)) != 0
+}
+
 /// Whether the character with code point `c` is a traditional one with a simplified form.
 #[inline]
 fn is_traditional(c: u32) -> bool {
-    (HAN_FIRST..HAN_END).contains(&c) && {
-        let i = (c - HAN_FIRST) as usize;
-        traditional_table()[i / 64] & (1 << (i % 64)) != 0
-    }
+    (HAN_FIRST..HAN_END).contains(&c) && listed(traditional_table(), c)
 }
 
 impl ErrorSink {

@@ -78,6 +78,13 @@ fn run(datasets: &[liandong_compare::Dataset]) -> (Vec<Clue>, liandong_compare::
     .execute(&mut |_, _| {})
 }
 
+/// `id` with its 16th digit mistyped.
+fn mistyped(id: &str) -> String {
+    let mut typo = id.as_bytes().to_vec();
+    typo[15] = if typo[15] == b'9' { b'8' } else { typo[15] + 1 };
+    String::from_utf8(typo).expect("ascii")
+}
+
 fn of<'a>(clues: &'a [Clue], rule: &str) -> Vec<&'a Clue> {
     clues.iter().filter(|c| c.rule == rule).collect()
 }
@@ -598,9 +605,7 @@ fn quoted_gbk_and_xlsx_files_are_read_alike() {
 fn rows_whose_id_fails_are_matched_fuzzily_or_sent_for_review() {
     let (_, ids) = roster();
     // 张大's number with one digit mistyped; 李一's kept only as far as a spreadsheet shows.
-    let mut typo = ids[0].clone().into_bytes();
-    typo[15] = if typo[15] == b'9' { b'8' } else { typo[15] + 1 };
-    let typo = String::from_utf8(typo).expect("ascii");
+    let typo = mistyped(&ids[0]);
     let csv = format!(
         "身份证号,姓名,结算日期,总费用,个人自付\n{typo},张大,2024-10-01,9000,6000\n4.11321E+17,李一,2024-10-01,9000,6000\n4.11321E+17,无名,2024-10-01,10,5\n"
     );
@@ -636,9 +641,7 @@ fn rows_whose_id_fails_are_matched_fuzzily_or_sent_for_review() {
 #[test]
 fn a_traditional_name_is_matched_as_its_simplified_form() {
     let (_, ids) = roster();
-    let mut typo = ids[0].clone().into_bytes();
-    typo[15] = if typo[15] == b'9' { b'8' } else { typo[15] + 1 };
-    let typo = String::from_utf8(typo).expect("ascii");
+    let typo = mistyped(&ids[0]);
     let csv = format!("身份证号,姓名,结算日期,总费用,个人自付\n{typo},張大,2024-10-01,9000,6000\n");
     let (clues, report) = run(&[dataset(DataKind::MedicalExpense, &csv)]);
     assert_eq!(report.datasets[0].1.names_simplified, 1);

@@ -44,8 +44,10 @@ pub async fn run(args: DeliverArgs) -> anyhow::Result<()> {
             reqwest::multipart::Part::bytes(bytes).file_name(name),
         );
     }
-    let mut url = reqwest::Url::parse(&args.server)
-        .and_then(|u| u.join("/api/v1/compare/feeds"))
+    // Relative to the address given, so that a server behind a path prefix is reached too.
+    let base = format!("{}/", args.server.trim_end_matches('/'));
+    let mut url = reqwest::Url::parse(&base)
+        .and_then(|u| u.join("api/v1/compare/feeds"))
         .with_context(|| format!("服务器地址“{}”无效", args.server))?;
     url.query_pairs_mut().append_pair("kind", &args.kind);
     if let Some(m) = &args.due_month {

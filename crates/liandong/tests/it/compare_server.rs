@@ -784,14 +784,15 @@ async fn rule_libraries_are_checked_versioned_and_used_by_the_next_run() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
-    let res = app
-        .send(
+    let save = |rules: &Value, note: &str| {
+        app.send(
             Method::POST,
             &office,
             "/api/v1/compare/rules",
-            json!({"rules": rules, "note": "门槛降至 1000 元"}),
+            json!({"rules": rules, "note": note}),
         )
-        .await;
+    };
+    let res = save(&rules, "门槛降至 1000 元").await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let saved = json(res).await;
     assert_eq!(saved["in_use"], format!("{year} 年第 1 版"));
@@ -814,15 +815,10 @@ async fn rule_libraries_are_checked_versioned_and_used_by_the_next_run() {
     // of today keeps this year's.
     let mut last_year = rules.clone();
     last_year["policy_year"] = json!(year - 1);
-    let res = app
-        .send(
-            Method::POST,
-            &office,
-            "/api/v1/compare/rules",
-            json!({"rules": last_year, "note": "上年规则"}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        save(&last_year, "上年规则").await.status(),
+        StatusCode::CREATED
+    );
     let past = run_with(
         &app,
         &office,
