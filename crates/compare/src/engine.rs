@@ -302,24 +302,17 @@ impl Run<'_> {
     /// given and after normalisation.
     fn join(&self, ds: &Dataset) -> (Join, u64, u64) {
         let parts = on_parts(&ds.parts, |_, part| {
+            let persons = self.roster.people(&part.ids, |id| id.raw_key());
             let (mut exact, mut normalized) = (0, 0);
-            let persons: Vec<u32> = part
-                .ids
-                .iter()
-                .map(
-                    |id| match id.raw_key().and_then(|k| self.roster.person(k)) {
-                        Some(p) => {
-                            if id.normalised() {
-                                normalized += 1;
-                            } else {
-                                exact += 1;
-                            }
-                            p
-                        }
-                        None => NOBODY,
-                    },
-                )
-                .collect();
+            for (id, &p) in part.ids.iter().zip(&persons) {
+                if p != NOBODY {
+                    if id.normalised() {
+                        normalized += 1;
+                    } else {
+                        exact += 1;
+                    }
+                }
+            }
             (persons, exact, normalized)
         });
         let mut join = Join {

@@ -7,6 +7,7 @@
 
 pub mod engine;
 pub mod fuzzy;
+pub mod key_index;
 pub mod kinds;
 pub mod load;
 mod mapped;
