@@ -646,7 +646,7 @@ pub fn read_roster(bytes: &[u8]) -> Result<Roster, RosterFileError> {
             limits,
             |headers, rows| {
                 let rows = rows
-                    .into_iter()
+                    .iter()
                     .map(|(row, cells)| (row, move |p: usize| cells.get(p).copied()));
                 check_rows(
                     rows,

@@ -352,7 +352,7 @@ pub fn read_plain_csv_ref<'a>(
     required: &[&str],
     limits: Limits,
 ) -> Result<Option<SheetRef<'a>>, ImportError> {
-    let read = read_plain_csv_slices(bytes, required, limits, |_, rows| rows)?;
+    let read = read_plain_csv_slices(bytes, required, limits, |_, rows| rows.into_rows())?;
     Ok(read.map(|s| {
         let mut rows = Vec::with_capacity(s.slices.iter().map(Vec::len).sum());
         s.slices.into_iter().for_each(|slice| rows.extend(slice));
@@ -361,6 +361,41 @@ pub fn read_plain_csv_ref<'a>(
             rows,
         }
     }))
+}
+
+/// The rows of one slice of a plain .csv: each row's number as the spreadsheet shows it and
+/// its trimmed cells, all cells in one list (a slice has tens of thousands of rows: not a
+/// list each).
+#[derive(Debug, Default)]
+pub struct PlainRows<'a> {
+    /// (row number, end of its cells in `cells`).
+    rows: Vec<(usize, u32)>,
+    cells: Vec<&'a str>,
+}
+
+impl<'a> PlainRows<'a> {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// (row number, cells in file order).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (usize, &[&'a str])> + '_ {
+        self.rows.iter().enumerate().map(|(i, &(row, end))| {
+            let start = if i == 0 { 0 } else { self.rows[i - 1].1 };
+            (row, &self.cells[start as usize..end as usize])
+        })
+    }
+
+    /// The rows with a list of cells each.
+    pub fn into_rows(self) -> Vec<(usize, Vec<&'a str>)> {
+        self.iter()
+            .map(|(row, cells)| (row, cells.to_vec()))
+            .collect()
+    }
 }
 
 /// What [`read_plain_csv_slices`] made of a file's slices, in file order, with its headers.
@@ -379,7 +414,7 @@ pub fn read_plain_csv_slices<'a, R: Send>(
     bytes: &'a [u8],
     required: &[&str],
     limits: Limits,
-    each: impl Fn(&[String], Vec<(usize, Vec<&'a str>)>) -> R + Sync,
+    each: impl Fn(&[String], PlainRows<'a>) -> R + Sync,
 ) -> Result<Option<Slices<R>>, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // Blank lines before the header are skipped, as the general reader does, but counted.
@@ -426,13 +461,19 @@ pub fn read_plain_csv_slices<'a, R: Send>(
                         let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(range) = ranges.get(k) else { break };
                         let slice = utf8(&body[range.clone()]).map(|chunk| {
-                            let mut rows = Vec::with_capacity(chunk.len() / 64);
+                            let mut rows = PlainRows {
+                                rows: Vec::with_capacity(chunk.len() / 64),
+                                cells: Vec::with_capacity(chunk.len() / 64 * width),
+                            };
                             let mut too_long = None;
                             let row_no = first_row[k];
                             for (line, text) in chunk.split('\n').enumerate() {
                                 let text = text.strip_suffix('\r').unwrap_or(text);
-                                let cells = plain_cells(text, width);
+                                let start = rows.cells.len();
+                                push_plain_cells(text, &mut rows.cells);
+                                let cells = &rows.cells[start..];
                                 if cells.iter().all(|c| c.is_empty()) {
+                                    rows.cells.truncate(start);
                                     continue;
                                 }
                                 if too_long.is_none() {
@@ -444,7 +485,9 @@ pub fn read_plain_csv_slices<'a, R: Send>(
                                         })
                                         .map(|c| (row_no + line + 1, c));
                                 }
-                                rows.push((row_no + line + 1, cells));
+                                // A slice's cells are counted in u32: a slice is far smaller
+                                // than 4 GiB, and a cell is at least its comma.
+                                rows.rows.push((row_no + line + 1, rows.cells.len() as u32));
                             }
                             let count = rows.len();
                             (each(headers, rows), count, too_long)
@@ -489,17 +532,14 @@ pub fn read_plain_csv_slices<'a, R: Send>(
     }))
 }
 
-/// The trimmed cells of a line without quotes; a row's cells are counted by its header so
-/// that the list is allocated once.
-fn plain_cells(line: &str, width: usize) -> Vec<&str> {
-    let mut cells = Vec::with_capacity(width);
+/// The trimmed cells of a line without quotes, added to `cells`.
+fn push_plain_cells<'a>(line: &'a str, cells: &mut Vec<&'a str>) {
     let mut start = 0;
     for i in memchr::memchr_iter(b',', line.as_bytes()) {
         cells.push(trim_cell(&line[start..i]));
         start = i + 1;
     }
     cells.push(trim_cell(&line[start..]));
-    cells
 }
 
 /// `str::trim`, settled at once for a cell whose first and last characters cannot be white
