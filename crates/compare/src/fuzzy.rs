@@ -145,23 +145,29 @@ fn name_fit(a: &str, b: &str) -> f32 {
     }
 }
 
-/// The confidence of a candidate from its two fits: a near-certain number and the same name
-/// are a match; anything weaker needs a person.
-fn confidence(id: f32, name: f32) -> f32 {
-    match (id, name) {
-        (i, n) if i >= 0.95 && n >= 1.0 => 0.995,
-        (i, n) if i >= 0.9 && n >= 1.0 => 0.99,
-        (i, n) if i >= 0.9 && n >= 0.9 => 0.96,
-        (i, n) if i >= 0.95 && n >= 0.7 => 0.95,
-        (i, n) if i >= 0.6 && n >= 1.0 => 0.9,
-        (i, n) if i >= 0.3 && n >= 1.0 => 0.85,
-        (i, _) if i >= 0.95 => 0.8,
+/// The confidence of a candidate from its two fits and whether the row's address names the
+/// candidate's village: a near-certain number and the same name are a match; anything weaker
+/// needs a person. A village is never enough to take a match (most of a village is not in
+/// the roster, and namesakes live there too), but it raises a weak one to be shown.
+fn confidence(id: f32, name: f32, same_village: bool) -> f32 {
+    match (id, name, same_village) {
+        (i, n, _) if i >= 0.95 && n >= 1.0 => 0.995,
+        (i, n, _) if i >= 0.9 && n >= 1.0 => 0.99,
+        (i, n, _) if i >= 0.9 && n >= 0.9 => 0.96,
+        (i, n, _) if i >= 0.95 && n >= 0.7 => 0.95,
+        (i, n, _) if i >= 0.6 && n >= 1.0 => 0.9,
+        (i, n, true) if i >= 0.3 && n >= 1.0 => 0.9,
+        (i, n, _) if i >= 0.3 && n >= 1.0 => 0.85,
+        (i, n, true) if i >= 0.3 && n >= 0.9 => 0.85,
+        (_, n, true) if n >= 1.0 => 0.82,
+        (i, _, _) if i >= 0.95 => 0.8,
+        (_, n, true) if n >= 0.9 => 0.8,
         _ => 0.0,
     }
 }
 
-/// Roster members by name, by the first 14 digits of their number (region and birth date)
-/// and by birth date alone.
+/// Roster members by name, by the first 14 digits of their number (region and birth date),
+/// by birth date alone, and by village.
 pub struct FuzzyIndex<'r> {
     roster: &'r Roster,
     by_name: HashMap<&'r str, Vec<u32>, foldhash::fast::RandomState>,
@@ -172,6 +178,9 @@ pub struct FuzzyIndex<'r> {
     /// (region, sequence number and a reading of the surname, as one hash; member), sorted:
     /// for a number whose birth date is mistyped and a name written by ear.
     by_sound: Vec<(u64, u32)>,
+    /// The roster's villages: (township, village, members in roster order), for rows whose
+    /// address names one.
+    places: Vec<(&'r str, &'r str, Vec<u32>)>,
 }
 
 /// The readings of a character, tones left out (a heteronym has several).
@@ -235,29 +244,100 @@ impl<'r> FuzzyIndex<'r> {
         by_day.sort_unstable();
         by_sound.sort_unstable();
         by_sound.dedup();
+        let mut place_of: HashMap<(&str, &str), usize, foldhash::fast::RandomState> =
+            HashMap::default();
+        let mut places: Vec<(&str, &str, Vec<u32>)> = Vec::new();
+        for (h, household) in roster.households.iter().enumerate() {
+            let at = *place_of
+                .entry((household.township.as_str(), household.village.as_str()))
+                .or_insert_with(|| {
+                    places.push((&household.township, &household.village, Vec::new()));
+                    places.len() - 1
+                });
+            places[at].2.extend_from_slice(roster.members(h as u32));
+        }
+        for p in &mut places {
+            p.2.sort_unstable();
+        }
         FuzzyIndex {
             roster,
             by_name,
             by_birth,
             by_day,
             by_sound,
+            places,
+        }
+    }
+
+    /// The roster villages an address names (places in [`FuzzyIndex::places`]): the village
+    /// names it holds, a name inside a longer one it holds left out (东村 in 小东村), narrowed
+    /// to one township when the address names it.
+    fn places_in(&self, address: &str) -> Vec<usize> {
+        let address: String = address.split_whitespace().collect();
+        let village = |i: usize| self.places[i].1;
+        let held: Vec<usize> = (0..self.places.len())
+            .filter(|&i| village(i).chars().count() >= 2 && address.contains(village(i)))
+            .collect();
+        let held: Vec<usize> = held
+            .iter()
+            .copied()
+            .filter(|&i| {
+                !held.iter().any(|&j| {
+                    village(j).len() > village(i).len() && village(j).contains(village(i))
+                })
+            })
+            .collect();
+        let townships: Vec<&str> = held.iter().map(|&i| self.places[i].0).collect();
+        match crate::engine::township_by_address(&address, &townships) {
+            Some(t) => held
+                .into_iter()
+                .filter(|&i| self.places[i].0 == t)
+                .collect(),
+            None => held,
         }
     }
 
     /// Resolves one row from the file's ID text and name.
     pub fn resolve(&self, raw_id: &str, raw_name: &str) -> Resolution {
+        self.resolve_at(raw_id, raw_name, "")
+    }
+
+    /// Resolves one row from the file's ID text, name and address (empty when the data set
+    /// has none): an address that names a roster village adds its members whose name is
+    /// alike as candidates, even when nothing of the number is left.
+    pub fn resolve_at(&self, raw_id: &str, raw_name: &str, address: &str) -> Resolution {
         let remains = remains(raw_id);
-        if remains == Remains::Nothing {
+        let places = if address.trim().is_empty() {
+            Vec::new()
+        } else {
+            self.places_in(address)
+        };
+        if remains == Remains::Nothing && places.is_empty() {
             return Resolution::Unmatched;
         }
         let mut name = String::new();
         normalise_name(raw_name, &mut name);
         // Blocks: the same name; the same region and birth date, or the same birth date and a
-        // surname read alike (when the number shows them).
+        // surname read alike (when the number shows them); a name alike in the village the
+        // address names.
         let mut candidates: Vec<u32> = self.by_name.get(name.as_str()).cloned().unwrap_or_default();
-        let known = match &remains {
+        for &i in &places {
+            candidates.extend(
+                self.places[i]
+                    .2
+                    .iter()
+                    .copied()
+                    .filter(|&p| name_fit(&name, self.roster.name(p)) >= 0.9),
+            );
+        }
+        let in_places = |p: u32| {
+            places
+                .iter()
+                .any(|&i| self.places[i].2.binary_search(&p).is_ok())
+        };
+        let known: &[u8] = match &remains {
             Remains::Digits(d) | Remains::Prefix(d) => d,
-            Remains::Nothing => return Resolution::Unmatched,
+            Remains::Nothing => &[],
         };
         if known.len() >= 14 {
             let prefix: Option<u64> = known[..14].iter().try_fold(0_u64, |acc, &b| {
@@ -298,7 +378,7 @@ impl<'r> FuzzyIndex<'r> {
             .filter_map(|p| {
                 let digits = self.roster.persons[p as usize].key.digits();
                 let fit = id_fit(&remains, &digits);
-                let c = confidence(fit, name_fit(&name, self.roster.name(p)));
+                let c = confidence(fit, name_fit(&name, self.roster.name(p)), in_places(p));
                 (c >= REVIEW).then_some(Candidate {
                     person: p,
                     confidence: c,
@@ -324,13 +404,16 @@ impl<'r> FuzzyIndex<'r> {
     /// Every failed row of a data set: (part, row, resolution).
     pub fn resolve_dataset(&self, data: &Dataset) -> Vec<(u32, u32, Resolution)> {
         let name_col = data.kind.column("name").map(|(i, _)| i);
+        let address_col = data.kind.column("address").map(|(i, _)| i);
         let mut out = Vec::new();
         for (pi, part) in data.parts.iter().enumerate() {
             for (row, raw) in &part.failed_ids {
-                let name = name_col
-                    .and_then(|c| part.text(c, *row as usize))
-                    .unwrap_or_default();
-                out.push((pi as u32, *row, self.resolve(raw, name)));
+                let cell = |c: Option<usize>| {
+                    c.and_then(|c| part.text(c, *row as usize))
+                        .unwrap_or_default()
+                };
+                let resolution = self.resolve_at(raw, cell(name_col), cell(address_col));
+                out.push((pi as u32, *row, resolution));
             }
         }
         out
@@ -464,5 +547,78 @@ mod tests {
         // Nothing to go on.
         assert_eq!(index.resolve("", "张伟"), Resolution::Unmatched);
         assert_eq!(index.resolve("4.11321E+17", "赵六"), Resolution::Unmatched);
+    }
+
+    fn roster_in(people: &[(&str, &IdNumber, &str, &str)]) -> Roster {
+        let mut csv = String::from("户编号,乡镇,村,姓名,身份证号,与户主关系,户类型\n");
+        for (i, (name, id, township, village)) in people.iter().enumerate() {
+            csv.push_str(&format!(
+                "H{i},{township},{village},{name},{},户主,脱贫户\n",
+                id.expose()
+            ));
+        }
+        crate::read_roster(csv.as_bytes()).expect("roster")
+    }
+
+    fn persons(r: &Resolution) -> Vec<u32> {
+        match r {
+            Resolution::Review(c) => c.iter().map(|c| c.person).collect(),
+            Resolution::Matched(c) => vec![c.person],
+            Resolution::Unmatched => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_address_naming_a_village_finds_its_members_by_name_but_never_decides() {
+        let r = roster_in(&[
+            ("张伟", &id(1970, 3, 4, 123), "城关镇", "东村"),
+            ("张伟", &id(1980, 1, 1, 5), "城关镇", "西村"),
+            ("章伟", &id(1985, 2, 2, 7), "河口乡", "东村"),
+            ("李娜", &id(1990, 6, 6, 8), "城关镇", "小东村"),
+        ]);
+        let index = FuzzyIndex::new(&r);
+        // No number at all: the namesake in the village the address names is shown to a
+        // person, the one in another village is not.
+        let found = index.resolve_at("", "张伟", "城关镇东村三组");
+        assert_eq!(persons(&found), [0]);
+        assert!(matches!(&found, Resolution::Review(c) if c[0].confidence < ACCEPT));
+        assert_eq!(index.resolve("", "张伟"), Resolution::Unmatched);
+        assert_eq!(index.resolve_at("", "张伟", "   "), Resolution::Unmatched);
+        // Only the region is left: the villager comes first, the namesake elsewhere after.
+        match index.resolve_at("4.11321E+17", "张伟", "城关镇东村") {
+            Resolution::Review(c) => {
+                assert_eq!(c.iter().map(|c| c.person).collect::<Vec<_>>(), [0, 1]);
+                assert!(c[0].confidence > c[1].confidence, "{c:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Written by ear (章伟 for 张伟) in 城关镇's 东村; 河口乡 has a 东村 too, with a 章伟,
+        // but the address names the township.
+        assert_eq!(persons(&index.resolve_at("", "章伟", "城关镇东村")), [0]);
+        // Without the township both 东村 are meant: the same name first, then the sound alike.
+        assert_eq!(persons(&index.resolve_at("", "章伟", "东村5号")), [2, 0]);
+        // 小东村 is not 东村, and 王芳 is like nobody there.
+        assert_eq!(
+            index.resolve_at("", "张伟", "城关镇小东村"),
+            Resolution::Unmatched
+        );
+        assert_eq!(
+            index.resolve_at("", "王芳", "城关镇东村"),
+            Resolution::Unmatched
+        );
+        // A data set's address column is read for its failed rows; a row without one is not
+        // helped.
+        let csv = "身份证号,姓名,结算日期,总费用,个人自付,住址\n\
+                   ,张伟,2024-03-05,100,50,城关镇东村\n\
+                   ,张伟,2024-03-05,100,50,\n";
+        let ds = crate::load(
+            crate::DataKind::MedicalExpense,
+            &[("claims.csv".to_owned(), csv.as_bytes().to_vec())],
+        )
+        .expect("loads");
+        let resolved = index.resolve_dataset(&ds);
+        assert_eq!(resolved.len(), 2);
+        assert_eq!((resolved[0].1, persons(&resolved[0].2)), (0, vec![0]));
+        assert_eq!(resolved[1].2, Resolution::Unmatched);
     }
 }
