@@ -313,15 +313,18 @@ fn cross_check<T: KeptRow>(
     let mut before = 0_u32;
     for c in &checked {
         errors.extend(c.errors.iter().cloned());
-        for &(key, i, row) in &c.keys {
-            if let Some(first) = seen_ids.insert_or_get(key.get(), before + i) {
-                let first_row = row_at(&checked, first);
-                errors.push(RowError {
-                    row,
-                    column: "身份证号",
-                    message: format!("与第 {first_row} 行的身份证号相同"),
-                });
-                repeated.push(row);
+        for batch in c.keys.chunks(16) {
+            seen_ids.warm(batch.iter().map(|k| k.0.get()));
+            for &(key, i, row) in batch {
+                if let Some(first) = seen_ids.insert_or_get(key.get(), before + i) {
+                    let first_row = row_at(&checked, first);
+                    errors.push(RowError {
+                        row,
+                        column: "身份证号",
+                        message: format!("与第 {first_row} 行的身份证号相同"),
+                    });
+                    repeated.push(row);
+                }
             }
         }
         before += c.rows as u32;
