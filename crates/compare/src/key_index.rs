@@ -6,7 +6,7 @@
 //! waits for memory overlap instead of following one another.
 
 /// Keys whose slots are read together.
-const BATCH: usize = 16;
+pub const BATCH: usize = 16;
 
 /// The key of an empty slot (no ID key is 0: a key holds a birth date).
 const EMPTY: u64 = 0;
@@ -18,7 +18,7 @@ const KEYS_PER_WORD: usize = 8;
 type Slot = [u64; 2];
 
 /// Keys (17-digit ID keys, never 0) to `u32` values, filled once and then read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeyIndex {
     slots: Vec<Slot>,
     /// `64 - log2(slots.len())`: the hash's top bits pick the slot.
@@ -28,6 +28,21 @@ pub struct KeyIndex {
     filter_shift: u32,
     len: usize,
 }
+
+/// Two indexes are equal when they hold the same keys with the same values, however their
+/// tables are laid out.
+impl PartialEq for KeyIndex {
+    fn eq(&self, other: &KeyIndex) -> bool {
+        self.len == other.len
+            && self
+                .slots
+                .iter()
+                .filter(|s| s[0] != EMPTY)
+                .all(|&[k, v]| other.get(k) == Some(v as u32))
+    }
+}
+
+impl Eq for KeyIndex {}
 
 impl Default for KeyIndex {
     fn default() -> Self {
@@ -121,6 +136,9 @@ impl KeyIndex {
     }
 
     /// Puts `key` with `value`, or gives the value it already has (which is kept).
+    ///
+    /// # Panics
+    /// When `key` is 0, which no ID key is.
     pub fn insert_or_get(&mut self, key: u64, value: u32) -> Option<u32> {
         assert_ne!(key, EMPTY, "an ID key is never 0");
         if (self.len + 1) * 10 > self.slots.len() * 7 {
@@ -268,5 +286,30 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert!(got.contains(&u32::MAX) && got.iter().any(|&v| v != u32::MAX));
+    }
+
+    #[test]
+    fn indexes_are_equal_by_what_they_hold() {
+        let keys = [
+            41_132_119_900_101_011_u64,
+            41_132_119_900_101_022,
+            11_010_519_491_231_002,
+        ];
+        let mut a = KeyIndex::with_capacity(3);
+        let mut b = KeyIndex::with_capacity(1_000);
+        for (i, &k) in keys.iter().enumerate() {
+            a.insert_or_get(k, i as u32);
+        }
+        for (i, &k) in keys.iter().enumerate().rev() {
+            b.insert_or_get(k, i as u32);
+        }
+        assert_eq!(a, b);
+        let mut c = KeyIndex::default();
+        for &k in &keys {
+            c.insert_or_get(k, 7);
+        }
+        assert_ne!(a, c);
+        c.insert_or_get(41_132_119_900_101_033, 1);
+        assert_ne!(c, a);
     }
 }

@@ -313,7 +313,7 @@ fn cross_check<T: KeptRow>(
     let mut before = 0_u32;
     for c in &checked {
         errors.extend(c.errors.iter().cloned());
-        for batch in c.keys.chunks(16) {
+        for batch in c.keys.chunks(crate::key_index::BATCH) {
             seen_ids.warm(batch.iter().map(|k| k.0.get()));
             for &(key, i, row) in batch {
                 if let Some(first) = seen_ids.insert_or_get(key.get(), before + i) {

@@ -369,7 +369,7 @@ pub fn read_plain_csv_ref<'a>(
 #[derive(Debug, Default)]
 pub struct PlainRows<'a> {
     /// (row number, end of its cells in `cells`).
-    rows: Vec<(usize, u32)>,
+    rows: Vec<(usize, usize)>,
     cells: Vec<&'a str>,
 }
 
@@ -386,7 +386,7 @@ impl<'a> PlainRows<'a> {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (usize, &[&'a str])> + '_ {
         self.rows.iter().enumerate().map(|(i, &(row, end))| {
             let start = if i == 0 { 0 } else { self.rows[i - 1].1 };
-            (row, &self.cells[start as usize..end as usize])
+            (row, &self.cells[start..end])
         })
     }
 
@@ -463,7 +463,11 @@ pub fn read_plain_csv_slices<'a, R: Send>(
                         let slice = utf8(&body[range.clone()]).map(|chunk| {
                             let mut rows = PlainRows {
                                 rows: Vec::with_capacity(chunk.len() / 64),
-                                cells: Vec::with_capacity(chunk.len() / 64 * width),
+                                // A cell takes at least its comma: a header of
+                                // thousands of columns asks no more than that.
+                                cells: Vec::with_capacity(
+                                    (chunk.len() / 64 * width).min(chunk.len() / 8),
+                                ),
                             };
                             let mut too_long = None;
                             let row_no = first_row[k];
@@ -485,9 +489,7 @@ pub fn read_plain_csv_slices<'a, R: Send>(
                                         })
                                         .map(|c| (row_no + line + 1, c));
                                 }
-                                // A slice's cells are counted in u32: a slice is far smaller
-                                // than 4 GiB, and a cell is at least its comma.
-                                rows.rows.push((row_no + line + 1, rows.cells.len() as u32));
+                                rows.rows.push((row_no + line + 1, rows.cells.len()));
                             }
                             let count = rows.len();
                             (each(headers, rows), count, too_long)
