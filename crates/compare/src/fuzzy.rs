@@ -1,10 +1,12 @@
 //! The fuzzy fallback (模糊匹配) for rows whose ID number fails: what is left of the number
 //! (a digit mistyped, two swapped, a wrong check character, the leading digits a spreadsheet
-//! kept) and the name find candidates among roster members; each gets a confidence. Sure ones
-//! are taken, uncertain ones go to a person to confirm, the rest are only reported.
+//! kept), the name and the village the row's address names find candidates among roster
+//! members; each gets a confidence. Sure ones are taken, uncertain ones go to a person to
+//! confirm, the rest are only reported.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use liandong_domain::id_number::IdKey;
 
@@ -181,6 +183,22 @@ pub struct FuzzyIndex<'r> {
     /// The roster's villages: (township, village, members in roster order), for rows whose
     /// address names one.
     places: Vec<(&'r str, &'r str, Vec<u32>)>,
+    /// The roster's townships, each once.
+    townships: Vec<&'r str>,
+    /// Built when an address is first read.
+    villages: OnceLock<Villages>,
+}
+
+/// What finds the roster villages an address names, and their members by surname.
+struct Villages {
+    /// The distinct village names of two characters or more, all sought in one pass over an
+    /// address (a county has thousands of villages).
+    names: Option<aho_corasick::AhoCorasick>,
+    /// The places (in [`FuzzyIndex::places`]) of each name, by its number in `names`.
+    places_of: Vec<Vec<usize>>,
+    /// (place and a reading of the surname, or the surname itself, as one hash; member),
+    /// sorted: a village's members whose name may be alike, without judging every member.
+    by_place_sound: Vec<(u64, u32)>,
 }
 
 /// The readings of a character, tones left out (a heteronym has several).
@@ -259,6 +277,9 @@ impl<'r> FuzzyIndex<'r> {
         for p in &mut places {
             p.2.sort_unstable();
         }
+        let mut townships: Vec<&str> = places.iter().map(|p| p.0).collect();
+        townships.sort_unstable();
+        townships.dedup();
         FuzzyIndex {
             roster,
             by_name,
@@ -266,29 +287,78 @@ impl<'r> FuzzyIndex<'r> {
             by_day,
             by_sound,
             places,
+            townships,
+            villages: OnceLock::new(),
         }
     }
 
+    /// The keys a surname is listed under in [`FuzzyIndex::by_place_sound`] for place `at`:
+    /// the character itself and each of its readings.
+    fn place_sound_keys(at: usize, surname: char) -> impl Iterator<Item = u64> {
+        let mut buf = [0_u8; 4];
+        let itself = sound_key(at as u64, surname.encode_utf8(&mut buf));
+        std::iter::once(itself).chain(readings(surname).map(move |r| sound_key(at as u64, r)))
+    }
+
+    fn villages(&self) -> &Villages {
+        self.villages.get_or_init(|| {
+            let mut list = Vec::new();
+            let mut number: HashMap<&str, usize, foldhash::fast::RandomState> = HashMap::default();
+            let mut places_of: Vec<Vec<usize>> = Vec::new();
+            for (at, place) in self.places.iter().enumerate() {
+                for &p in &place.2 {
+                    if let Some(surname) = self.roster.name(p).chars().next() {
+                        list.extend(Self::place_sound_keys(at, surname).map(|k| (k, p)));
+                    }
+                }
+                if place.1.chars().count() >= 2 {
+                    let n = *number.entry(place.1).or_insert_with(|| {
+                        places_of.push(Vec::new());
+                        places_of.len() - 1
+                    });
+                    places_of[n].push(at);
+                }
+            }
+            list.sort_unstable();
+            list.dedup();
+            let mut names: Vec<(&str, usize)> = number.into_iter().collect();
+            names.sort_unstable_by_key(|n| n.1);
+            // Too many names to build a matcher for: no village is read from addresses.
+            let names = aho_corasick::AhoCorasick::new(names.iter().map(|n| n.0)).ok();
+            Villages {
+                names,
+                places_of,
+                by_place_sound: list,
+            }
+        })
+    }
+
     /// The roster villages an address names (places in [`FuzzyIndex::places`]): the village
-    /// names it holds, a name inside a longer one it holds left out (东村 in 小东村), narrowed
-    /// to one township when the address names it.
+    /// names it holds, a name inside a longer one it holds left out (东村 in 小东村). When the
+    /// address names a roster township, only that township's villages, sought in the rest of
+    /// the address (a village 张村 is not read in 张村乡).
     fn places_in(&self, address: &str) -> Vec<usize> {
-        let address: String = address.split_whitespace().collect();
-        let village = |i: usize| self.places[i].1;
-        let held: Vec<usize> = (0..self.places.len())
-            .filter(|&i| village(i).chars().count() >= 2 && address.contains(village(i)))
-            .collect();
-        let held: Vec<usize> = held
+        let mut address: String = address.split_whitespace().collect();
+        let township = crate::engine::township_by_address(&address, &self.townships);
+        if let Some(at) = township.and_then(|t| address.find(t).map(|at| (at, t.len()))) {
+            address.replace_range(at.0..at.0 + at.1, "|");
+        }
+        let villages = self.villages();
+        let Some(names) = &villages.names else {
+            return Vec::new();
+        };
+        let found: Vec<aho_corasick::Match> = names.find_overlapping_iter(&address).collect();
+        // A name found inside a longer one found is not meant (东村 in 小东村).
+        let held: Vec<usize> = found
             .iter()
-            .copied()
-            .filter(|&i| {
-                !held.iter().any(|&j| {
-                    village(j).len() > village(i).len() && village(j).contains(village(i))
-                })
+            .filter(|m| {
+                !found
+                    .iter()
+                    .any(|o| o.len() > m.len() && o.start() <= m.start() && m.end() <= o.end())
             })
+            .flat_map(|m| villages.places_of[m.pattern().as_usize()].iter().copied())
             .collect();
-        let townships: Vec<&str> = held.iter().map(|&i| self.places[i].0).collect();
-        match crate::engine::township_by_address(&address, &townships) {
+        match township {
             Some(t) => held
                 .into_iter()
                 .filter(|&i| self.places[i].0 == t)
@@ -321,14 +391,17 @@ impl<'r> FuzzyIndex<'r> {
         // surname read alike (when the number shows them); a name alike in the village the
         // address names.
         let mut candidates: Vec<u32> = self.by_name.get(name.as_str()).cloned().unwrap_or_default();
-        for &i in &places {
-            candidates.extend(
-                self.places[i]
-                    .2
-                    .iter()
-                    .copied()
-                    .filter(|&p| name_fit(&name, self.roster.name(p)) >= 0.9),
-            );
+        // A name alike (by character or sound) has a surname alike: only the village's members
+        // listed under the row's surname are judged.
+        if let (false, Some(surname)) = (places.is_empty(), name.chars().next()) {
+            let listed = &self.villages().by_place_sound;
+            for &at in &places {
+                for key in Self::place_sound_keys(at, surname) {
+                    candidates.extend(
+                        block(listed, key).filter(|&p| name_fit(&name, self.roster.name(p)) >= 0.9),
+                    );
+                }
+            }
         }
         let in_places = |p: u32| {
             places
@@ -575,6 +648,8 @@ mod tests {
             ("张伟", &id(1980, 1, 1, 5), "城关镇", "西村"),
             ("章伟", &id(1985, 2, 2, 7), "河口乡", "东村"),
             ("李娜", &id(1990, 6, 6, 8), "城关镇", "小东村"),
+            ("王芳", &id(1991, 7, 7, 9), "张村乡", "张村"),
+            ("李强", &id(1992, 8, 8, 10), "张村乡", "李庄"),
         ]);
         let index = FuzzyIndex::new(&r);
         // No number at all: the namesake in the village the address names is shown to a
@@ -597,6 +672,15 @@ mod tests {
         assert_eq!(persons(&index.resolve_at("", "章伟", "城关镇东村")), [0]);
         // Without the township both 东村 are meant: the same name first, then the sound alike.
         assert_eq!(persons(&index.resolve_at("", "章伟", "东村5号")), [2, 0]);
+        // An address naming a roster township means that township's villages only, even when
+        // another township has a village of that name.
+        assert_eq!(persons(&index.resolve_at("", "张伟", "河口乡东村")), [2]);
+        // A village is not read inside the township's own name: 张村乡李庄 is 李庄.
+        assert_eq!(
+            index.resolve_at("", "王芳", "张村乡李庄"),
+            Resolution::Unmatched
+        );
+        assert_eq!(persons(&index.resolve_at("", "王芳", "张村乡张村")), [4]);
         // 小东村 is not 东村, and 王芳 is like nobody there.
         assert_eq!(
             index.resolve_at("", "张伟", "城关镇小东村"),
