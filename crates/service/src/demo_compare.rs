@@ -38,6 +38,8 @@ fn county_at(day: NaiveDate, hour: u32) -> i64 {
 struct Member {
     id: IdNumber,
     name: String,
+    /// Township and village, as an address cell gives them.
+    address: String,
 }
 
 impl App {
@@ -52,6 +54,7 @@ impl App {
                 Some(Member {
                     id: IdNumber::parse(&vault.open(&m.id_sealed).ok()?).ok()?,
                     name: m.name,
+                    address: format!("{}{}", m.township, m.village),
                 })
             })
             .collect();
@@ -87,6 +90,7 @@ impl App {
                 Some(Member {
                     id: IdNumber::from_parts("411321", birth, 900 + i as u16)?,
                     name: super::demo::fake_name(700 + i as usize),
+                    address: String::new(),
                 })
             })
             .collect();
@@ -161,6 +165,19 @@ impl App {
                         &s[16..],
                         name.into_iter().collect::<String>(),
                         covered.day_clamped(22)
+                    );
+                }
+            }
+            // No number at all, but an address naming the member's village: the name there
+            // is shown to a person, never taken.
+            if back == 0 {
+                if let Some(m) = members.get(40) {
+                    let _ = writeln!(
+                        csv,
+                        ",{},{},1500.00,800.00,县人民医院,{}3组",
+                        m.name,
+                        covered.day_clamped(18),
+                        m.address
                     );
                 }
             }
