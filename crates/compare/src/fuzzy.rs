@@ -505,15 +505,31 @@ mod tests {
     use chrono::NaiveDate;
     use liandong_domain::IdNumber;
 
+    /// A roster of one-person households, all in 城关镇's 东村.
     fn roster(people: &[(&str, &IdNumber)]) -> Roster {
+        let placed: Vec<(&str, &IdNumber, &str, &str)> = people
+            .iter()
+            .map(|&(name, id)| (name, id, "城关镇", "东村"))
+            .collect();
+        roster_in(&placed)
+    }
+
+    fn roster_in(people: &[(&str, &IdNumber, &str, &str)]) -> Roster {
         let mut csv = String::from("户编号,乡镇,村,姓名,身份证号,与户主关系,户类型\n");
-        for (i, (name, id)) in people.iter().enumerate() {
+        for (i, (name, id, township, village)) in people.iter().enumerate() {
             csv.push_str(&format!(
-                "H{i},城关镇,东村,{name},{},户主,脱贫户\n",
+                "H{i},{township},{village},{name},{},户主,脱贫户\n",
                 id.expose()
             ));
         }
         crate::read_roster(csv.as_bytes()).expect("roster")
+    }
+
+    /// The number with its digit at `at` changed (to `a`, or to `b` where it was `a`).
+    fn with_digit_changed(id: &IdNumber, at: usize, a: u8, b: u8) -> String {
+        let mut digits = id.expose().as_bytes().to_vec();
+        digits[at] = if digits[at] == a { b } else { a };
+        String::from_utf8(digits).expect("ascii")
     }
 
     fn id(y: i32, m: u32, d: u32, seq: u16) -> IdNumber {
@@ -584,9 +600,7 @@ mod tests {
             matches!(index.resolve("4.11321E+17", "王芳"), Resolution::Review(c) if c[0].person == 2)
         );
         // A name one character off with a near number: shown, not taken.
-        let mut typo = zhang.expose().as_bytes().to_vec();
-        typo[17] = if typo[17] == b'1' { b'2' } else { b'1' };
-        let typo = String::from_utf8(typo).expect("ascii");
+        let typo = with_digit_changed(&zhang, 17, b'1', b'2');
         assert!(matches!(index.resolve(&typo, "张玮"), Resolution::Review(c) if c[0].person == 0));
         // The same sounds written with other characters (章 for 张) and a near number: a
         // person confirms; a name that only looks alike is weaker still.
@@ -598,9 +612,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A mistyped region and the name written by ear: found by birth date and surname.
-        let mut region = zhang.expose().as_bytes().to_vec();
-        region[3] = if region[3] == b'3' { b'4' } else { b'3' };
-        let region = String::from_utf8(region).expect("ascii");
+        let region = with_digit_changed(&zhang, 3, b'3', b'4');
         match index.resolve(&region, "章伟") {
             Resolution::Review(c) => assert_eq!(c[0].person, 0, "{c:?}"),
             other => panic!("{other:?}"),
@@ -609,9 +621,7 @@ mod tests {
         assert_eq!(index.resolve(&region, "王伟"), Resolution::Unmatched);
         // A mistyped birth date and the name written by ear: found by region, sequence number
         // and the sound of the surname.
-        let mut day = zhang.expose().as_bytes().to_vec();
-        day[11] = if day[11] == b'3' { b'4' } else { b'3' };
-        let day = String::from_utf8(day).expect("ascii");
+        let day = with_digit_changed(&zhang, 11, b'3', b'4');
         match index.resolve(&day, "章伟") {
             Resolution::Review(c) => assert_eq!(c[0].person, 0, "{c:?}"),
             other => panic!("{other:?}"),
@@ -620,17 +630,6 @@ mod tests {
         // Nothing to go on.
         assert_eq!(index.resolve("", "张伟"), Resolution::Unmatched);
         assert_eq!(index.resolve("4.11321E+17", "赵六"), Resolution::Unmatched);
-    }
-
-    fn roster_in(people: &[(&str, &IdNumber, &str, &str)]) -> Roster {
-        let mut csv = String::from("户编号,乡镇,村,姓名,身份证号,与户主关系,户类型\n");
-        for (i, (name, id, township, village)) in people.iter().enumerate() {
-            csv.push_str(&format!(
-                "H{i},{township},{village},{name},{},户主,脱贫户\n",
-                id.expose()
-            ));
-        }
-        crate::read_roster(csv.as_bytes()).expect("roster")
     }
 
     fn persons(r: &Resolution) -> Vec<u32> {
