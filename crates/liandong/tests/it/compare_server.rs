@@ -887,6 +887,8 @@ async fn the_workbench_pages_show_the_county_and_take_uploads() {
         [format!("共 {n} 条。")]
     );
     assert_eq!(select_count(&html, "div.review"), n.min(50));
+    // The row with no ID number says so rather than leaving a gap.
+    assert!(html.contains("身份证号 （空）"), "{html}");
     let html = office
         .get(app.url("/compare/clues/1"))
         .send()
