@@ -13,7 +13,7 @@ use std::sync::{mpsc, LazyLock, Mutex};
 
 use calamine::{Reader, Xlsx};
 use chrono::{Datelike, NaiveDate};
-use liandong_domain::id_number::{IdKey, IdNumberError};
+use liandong_domain::id_number::{number_of_8_digits, IdKey, IdNumberError};
 use liandong_office::import::{cell_text, split_line_ranges, uncompressed_size, LineCounter};
 
 use crate::kinds::{Column, DataKind, FieldType};
@@ -212,7 +212,10 @@ impl RowNumbers {
 /// Text cells of a column, in one buffer.
 #[derive(Debug, Clone, Default)]
 pub struct TextColumn {
-    bytes: String,
+    /// UTF-8 text, cell after cell: only text is pushed. Held as bytes so that the plain
+    /// reader can push a name it has checked character by character without checking it a
+    /// second time; a cell is checked again when read (a few, to show them).
+    bytes: Vec<u8>,
     ends: Vec<u32>,
     /// More text than 4 GiB in one column: the data set is refused as too large.
     overflow: bool,
@@ -221,13 +224,18 @@ pub struct TextColumn {
 impl TextColumn {
     pub fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.bytes[start..self.ends[i] as usize]
+        std::str::from_utf8(&self.bytes[start..self.ends[i] as usize]).unwrap_or_default()
     }
 
     fn push(&mut self, s: &str) {
+        self.push_text_bytes(s.as_bytes());
+    }
+
+    /// A cell's bytes, which the caller has found to be UTF-8.
+    fn push_text_bytes(&mut self, s: &[u8]) {
         match u32::try_from(self.bytes.len() + s.len()) {
             Ok(end) => {
-                self.bytes.push_str(s);
+                self.bytes.extend_from_slice(s);
                 self.ends.push(end);
             }
             Err(_) => {
@@ -593,6 +601,35 @@ struct PartBuilder {
     /// The template column holding ID numbers.
     id_slot: usize,
     name_buf: String,
+    /// [`TRADITIONAL`], looked up once.
+    traditional: &'static [u64],
+}
+
+/// What the plain reader does with the cells of one of a file's columns, decided once per
+/// file: the template column they go to (by its slot), read by the usual form of its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CellWork {
+    Id(usize),
+    Day(usize),
+    Amount(usize),
+    Name(usize),
+    /// Read by the general way only.
+    Other(usize),
+    /// Not a template column: passed over.
+    Skip,
+}
+
+impl CellWork {
+    fn slot(self) -> Option<usize> {
+        match self {
+            CellWork::Id(s)
+            | CellWork::Day(s)
+            | CellWork::Amount(s)
+            | CellWork::Name(s)
+            | CellWork::Other(s) => Some(s),
+            CellWork::Skip => None,
+        }
+    }
 }
 
 /// The cell problems of one part: the first [`MAX_LISTED`] and how many in all.
@@ -633,6 +670,7 @@ impl PartBuilder {
                 .position(|c| c.ty == FieldType::Id)
                 .unwrap_or(usize::MAX),
             name_buf: String::new(),
+            traditional: traditional_table(),
             sink: ErrorSink {
                 source: source.to_owned(),
                 errors: Vec::new(),
@@ -684,31 +722,64 @@ impl PartBuilder {
         Some(())
     }
 
-    /// An ID number in canonical form or a date written `2024-03-05` starting at `pos`, read
-    /// where it must end: if it reads, it holds no separator, so the one after it ends the
-    /// cell and need not be looked for. Where that cell ends, or `None` (nothing pushed).
+    /// What the plain reader does with cells of the template column `slot`.
+    fn work_of(&self, slot: usize) -> CellWork {
+        match &self.part.columns[slot] {
+            _ if slot == self.id_slot => CellWork::Id(slot),
+            ColumnData::Date(_) => CellWork::Day(slot),
+            ColumnData::Money(_) => CellWork::Amount(slot),
+            ColumnData::Text(_) if Some(slot) == self.name_slot => CellWork::Name(slot),
+            _ => CellWork::Other(slot),
+        }
+    }
+
+    /// The cell of a plain .csv starting at `pos`, read and pushed when it has the usual
+    /// form of its column (an ID number in canonical form, a date written `2024-03-05`, an
+    /// amount of plain digits, a name of common Chinese characters), found where it ends
+    /// while it is read: where that is (a separator or the slice's end), or `None` with
+    /// nothing pushed.
     #[inline]
-    fn push_fixed_width(&mut self, slot: usize, chunk: &[u8], pos: usize) -> Option<usize> {
-        const ID: usize = 18;
-        const DAY: usize = 10;
-        let width = match &self.part.columns[slot] {
-            ColumnData::Date(_) => DAY,
-            _ if slot == self.id_slot => ID,
-            _ => return None,
-        };
-        let end = pos + width;
-        if !matches!(chunk.get(end), Some(b',' | b'\n')) {
-            return None;
-        }
-        let cell = &chunk[pos..end];
-        match &mut self.part.columns[slot] {
-            ColumnData::Date(v) => v.push(fast_day(cell)?),
-            _ => {
-                self.part.ids.push(fast_id(cell)?);
+    fn push_usual(&mut self, work: CellWork, chunk: &[u8], pos: usize) -> Option<usize> {
+        let ends_cell = |end: usize| matches!(chunk.get(end), None | Some(b',' | b'\n'));
+        match work {
+            CellWork::Id(_) => {
+                let end = pos + 18;
+                if !ends_cell(end) {
+                    return None;
+                }
+                self.part.ids.push(fast_id(chunk.get(pos..end)?)?);
                 self.report.ids_as_given += 1;
+                Some(end)
             }
+            CellWork::Day(slot) => {
+                let end = pos + 10;
+                let ColumnData::Date(v) = &mut self.part.columns[slot] else {
+                    return None;
+                };
+                if !ends_cell(end) {
+                    return None;
+                }
+                v.push(fast_day(chunk.get(pos..end)?)?);
+                Some(end)
+            }
+            CellWork::Amount(slot) => {
+                let ColumnData::Money(v) = &mut self.part.columns[slot] else {
+                    return None;
+                };
+                let (fen, end) = fen_at(chunk, pos)?;
+                v.push(i32::try_from(fen).ok()?);
+                Some(end)
+            }
+            CellWork::Name(slot) => {
+                let ColumnData::Text(t) = &mut self.part.columns[slot] else {
+                    return None;
+                };
+                let end = clean_name_end(chunk, pos, self.traditional)?;
+                t.push_text_bytes(&chunk[pos..end]);
+                Some(end)
+            }
+            CellWork::Other(_) | CellWork::Skip => None,
         }
-        Some(end)
     }
 
     fn push_cell(&mut self, row_no: u32, slot: usize, raw: &str) {
@@ -818,16 +889,9 @@ fn fast_day(raw: &[u8]) -> Option<i32> {
     if b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let mut n = [0_u32; 8];
-    for (slot, &i) in n.iter_mut().zip(&[0, 1, 2, 3, 5, 6, 8, 9]) {
-        let d = b[i].wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        *slot = u32::from(d);
-    }
-    let y = n[0] * 1000 + n[1] * 100 + n[2] * 10 + n[3];
-    let (m, d) = (n[4] * 10 + n[5], n[6] * 10 + n[7]);
+    // The eight digits side by side, read as one number: YYYYMMDD.
+    let n = number_of_8_digits([b[0], b[1], b[2], b[3], b[5], b[6], b[8], b[9]])?;
+    let (y, m, d) = (n / 10_000, n / 100 % 100, n % 100);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
@@ -876,6 +940,60 @@ fn fast_fen(raw: &[u8]) -> Option<i64> {
         fen += i64::from(d) * if i == 0 { 10 } else { 1 };
     }
     Some(yuan * 100 + fen)
+}
+
+/// [`fast_fen`] of the cell starting at `pos`, read while its end is looked for: the amount
+/// and where the cell ends (a separator or the slice's end), or `None` when it is not plain
+/// digits with up to two decimals.
+#[inline]
+fn fen_at(chunk: &[u8], pos: usize) -> Option<(i64, usize)> {
+    let digit = |i: usize| {
+        chunk
+            .get(i)
+            .map(|c| c.wrapping_sub(b'0'))
+            .filter(|&d| d <= 9)
+    };
+    let mut i = pos;
+    let mut yuan = 0_i64;
+    while let Some(d) = digit(i) {
+        if i - pos == 13 {
+            return None;
+        }
+        yuan = yuan * 10 + i64::from(d);
+        i += 1;
+    }
+    if i == pos {
+        return None;
+    }
+    let mut fen = 0_i64;
+    if chunk.get(i) == Some(&b'.') {
+        let tenths = digit(i + 1)?;
+        fen = i64::from(tenths) * 10;
+        i += 2;
+        if let Some(d) = digit(i) {
+            fen += i64::from(d);
+            i += 1;
+        }
+    }
+    matches!(chunk.get(i), None | Some(b',' | b'\n')).then_some((yuan * 100 + fen, i))
+}
+
+/// Where a name starting at `pos` ends (a separator or the slice's end) when it is one
+/// [`name_bytes_clean`] passes by its fast way, made only of characters of U+4000..U+9FFF
+/// none of which is a traditional one; `None` otherwise, and for an empty cell. The
+/// characters are checked to be whole UTF-8 as they are read.
+#[inline]
+fn clean_name_end(chunk: &[u8], pos: usize, traditional: &[u64]) -> Option<usize> {
+    let mut i = pos;
+    while let Some(&[lead @ 0xE4..=0xE9, b1 @ 0x80..=0xBF, b2 @ 0x80..=0xBF]) = chunk.get(i..i + 3)
+    {
+        let c = (u32::from(lead & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+        if listed(traditional, c) {
+            return None;
+        }
+        i += 3;
+    }
+    (i > pos && matches!(chunk.get(i), None | Some(b',' | b'\n'))).then_some(i)
 }
 
 /// A name with nothing to normalise: no white space, no full-width letters, no dot variants
@@ -1488,6 +1606,10 @@ fn read_plain_chunk(
         // One blank line.
         return Some((b, 1));
     }
+    let works: Vec<CellWork> = slots
+        .iter()
+        .map(|s| s.map_or(CellWork::Skip, |slot| b.work_of(slot)))
+        .collect();
     let mut lines = 0_u32;
     // Cell by cell, each read as soon as it is found; a missing last line end is added.
     let mut pos = 0;
@@ -1506,21 +1628,24 @@ fn read_plain_chunk(
         b.begin_row(lines);
         let mut column = 0;
         loop {
-            let slot = slots.get(column).copied().flatten();
-            let (end, read) = match slot.and_then(|s| b.push_fixed_width(s, chunk, pos)) {
-                Some(end) => (end, true),
-                None => (next_separator(chunk, pos), false),
+            let work = works.get(column).copied().unwrap_or(CellWork::Skip);
+            let end = match b.push_usual(work, chunk, pos) {
+                Some(end) => end,
+                None => {
+                    let end = next_separator(chunk, pos);
+                    if let Some(slot) = work.slot() {
+                        let cell = &chunk[pos..end];
+                        let cell = if end == chunk.len() || chunk[end] == b'\n' {
+                            cell.strip_suffix(b"\r").unwrap_or(cell)
+                        } else {
+                            cell
+                        };
+                        b.push_cell_bytes(lines, slot, cell)?;
+                    }
+                    end
+                }
             };
             let at_line_end = end == chunk.len() || chunk[end] == b'\n';
-            let cell = &chunk[pos..end];
-            if let (Some(slot), false) = (slot, read) {
-                let cell = if at_line_end {
-                    cell.strip_suffix(b"\r").unwrap_or(cell)
-                } else {
-                    cell
-                };
-                b.push_cell_bytes(lines, slot, cell)?;
-            }
             column += 1;
             pos = end + 1;
             if at_line_end {
@@ -1894,6 +2019,71 @@ mod tests {
         ] {
             assert_eq!(fast_fen(left.as_bytes()), None, "{left}");
         }
+    }
+
+    /// Amounts and names read where they stand in a line give what their cell, cut out
+    /// first, gives the byte readers; cells they do not settle are left whole.
+    #[test]
+    fn cells_read_in_place_agree_with_cells_cut_out() {
+        let amounts = [
+            "0",
+            "5",
+            "12.3",
+            "12.34",
+            "1234567890123",
+            "12345678901234",
+            "1234.",
+            "1.234",
+            ".5",
+            "-1",
+            "12a",
+            "",
+            " 1",
+            "1.2.3",
+            "9999999999999.99",
+            "1e3",
+        ];
+        for a in amounts {
+            // Ended by a comma, a line end, the slice's end; a carriage return is left to
+            // the general reader.
+            for line in [format!("{a},x"), format!("{a}\n"), a.to_owned()] {
+                let expected = fast_fen(a.as_bytes()).map(|fen| (fen, a.len()));
+                assert_eq!(fen_at(line.as_bytes(), 0), expected, "{line:?}");
+                let shifted = format!("1,{line}");
+                let at = fen_at(shifted.as_bytes(), 2);
+                assert_eq!(at, expected.map(|(f, e)| (f, e + 2)), "{shifted:?}");
+            }
+            assert_eq!(fen_at(format!("{a}\r\n").as_bytes(), 0), None, "{a}");
+        }
+        let traditional = traditional_table();
+        let names: [&[u8]; 10] = [
+            "王五".as_bytes(),
+            "欧阳娜娜".as_bytes(),
+            "張三".as_bytes(),
+            "王 五".as_bytes(),
+            "阿依·买买提".as_bytes(),
+            b"Li",
+            b"",
+            // A lead byte of the common range without its continuation bytes.
+            b"\xE4\xB8",
+            b"\xE4AB",
+            b"\xE4\xB8\xAD\xFF",
+        ];
+        for name in names {
+            let mut line = name.to_vec();
+            line.extend_from_slice(b",1\n");
+            let common = name.len().is_multiple_of(3)
+                && name.chunks_exact(3).all(|c| (0xE4..=0xE9).contains(&c[0]));
+            let expected = (!name.is_empty()
+                && common
+                && name_bytes_clean(name)
+                && std::str::from_utf8(name).is_ok())
+            .then_some(name.len());
+            let shown = String::from_utf8_lossy(name);
+            assert_eq!(clean_name_end(&line, 0, traditional), expected, "{shown}");
+        }
+        assert_eq!(clean_name_end("王五".as_bytes(), 0, traditional), Some(6));
+        assert_eq!(clean_name_end("王五\r\n".as_bytes(), 0, traditional), None);
     }
 
     /// A data set read from disk block by block gives what reading it whole gives: rows,

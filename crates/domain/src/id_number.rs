@@ -28,6 +28,15 @@ fn number_of_8(v: u64) -> u64 {
     (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF
 }
 
+/// The number eight ASCII digits spell (`b"20240305"` is 20,240,305), or `None` when one of
+/// them is not a digit: a few word operations instead of a loop, for readers of ten million
+/// cells.
+#[inline]
+pub fn number_of_8_digits(digits: [u8; 8]) -> Option<u32> {
+    let w = u64::from_le_bytes(digits);
+    eight_digits(w).then(|| number_of_8(w - ZEROS) as u32)
+}
+
 /// The sum of eight digit values times their weights. The even and the odd bytes are spread
 /// into 16-bit lanes; multiplying the lanes by the weights in reverse order gathers the sum in
 /// the top lane (at most 4 x 9 x 10 per lane, so no lane carries into the next).
@@ -504,6 +513,26 @@ mod tests {
     fn ok(s: &str) -> (String, Normalization) {
         let (id, n) = IdNumber::normalize(s).unwrap_or_else(|e| panic!("{s}: {e}"));
         (id.expose().to_owned(), n)
+    }
+
+    #[test]
+    fn eight_digits_read_as_their_number_and_nothing_else_does() {
+        for n in (0..100_000_000_u32)
+            .step_by(9_973)
+            .chain([0, 9_999_999, 99_999_999])
+        {
+            let text = format!("{n:08}");
+            let digits: [u8; 8] = text.as_bytes().try_into().expect("eight");
+            assert_eq!(number_of_8_digits(digits), Some(n), "{text}");
+            // Any byte but a digit, in any place, is refused.
+            for at in 0..8 {
+                for b in (0..=u8::MAX).filter(|b| !b.is_ascii_digit()).step_by(7) {
+                    let mut bad = digits;
+                    bad[at] = b;
+                    assert_eq!(number_of_8_digits(bad), None, "{bad:?}");
+                }
+            }
+        }
     }
 
     #[test]
