@@ -13,7 +13,7 @@ use std::sync::{mpsc, LazyLock, Mutex};
 
 use calamine::{Reader, Xlsx};
 use chrono::{Datelike, NaiveDate};
-use liandong_domain::id_number::{number_of_8_digits, IdKey, IdNumberError};
+use liandong_domain::id_number::{digit_pairs, IdKey, IdNumberError};
 use liandong_office::import::{cell_text, split_line_ranges, uncompressed_size, LineCounter};
 
 use crate::kinds::{Column, DataKind, FieldType};
@@ -889,23 +889,40 @@ fn fast_day(raw: &[u8]) -> Option<i32> {
     if b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    // The eight digits side by side, read as one number: YYYYMMDD.
-    let n = number_of_8_digits([b[0], b[1], b[2], b[3], b[5], b[6], b[8], b[9]])?;
-    let (y, m, d) = (n / 10_000, n / 100 % 100, n % 100);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    // The eight digits side by side, read in pairs: century, year, month, day.
+    let [c, y, m, d] = digit_pairs([b[0], b[1], b[2], b[3], b[5], b[6], b[8], b[9]])?;
+    let year = c * 100 + y;
+    if !(FIRST_YEAR..FIRST_YEAR + YEARS).contains(&year) || !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let (before, days) = MONTHS[((year - FIRST_YEAR) * 12 + m - 1) as usize];
+    (d <= days).then_some(before + d as i32)
+}
+
+/// The years [`fast_day`] reads: 1900 to 2200.
+const FIRST_YEAR: u32 = 1900;
+const YEARS: u32 = 301;
+
+/// Each month of those years: the day number of the day before its first, and its length.
+static MONTHS: [(i32, u32); (YEARS * 12) as usize] = months();
+
+const fn months() -> [(i32, u32); (YEARS * 12) as usize] {
     const DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || d == 0 {
-        return None;
+    let mut out = [(0, 0); (YEARS * 12) as usize];
+    // Days of the years before the first (the Gregorian rule throughout).
+    let p = FIRST_YEAR - 1;
+    let mut before = (p * 365 + p / 4 - p / 100 + p / 400) as i32;
+    let mut i = 0;
+    while i < out.len() {
+        let year = FIRST_YEAR + (i / 12) as u32;
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+        let days = DAYS[i % 12] + (leap && i % 12 == 1) as u32;
+        out[i] = (before, days);
+        before += days as i32;
+        i += 1;
     }
-    let m = m as usize - 1;
-    if d > DAYS[m] + u32::from(leap && m == 1) {
-        return None;
-    }
-    // Days of the years before (the Gregorian rule throughout), then of this year.
-    let p = y - 1;
-    let day = p * 365 + p / 4 - p / 100 + p / 400 + BEFORE[m] + u32::from(leap && m >= 2) + d;
-    Some(day as i32)
+    out
 }
 
 /// An amount written as plain digits with up to two decimals (`1234`, `1234.5`, `1234.56`),
