@@ -108,17 +108,24 @@ fn run_json(cmd: &mut Command) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
-/// The best (shortest) of `RUNS` runs.
-fn best(mut make: impl FnMut() -> Command) -> serde_json::Value {
-    (0..RUNS)
-        .map(|_| run_json(&mut make()))
-        .min_by(|a, b| {
-            a["seconds"]
-                .as_f64()
-                .partial_cmp(&b["seconds"].as_f64())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .unwrap_or_default()
+/// Each command run `RUNS` times, in rounds (one run of each, in turn), so that a machine
+/// that gets busier or quieter meanwhile weighs on all of them alike; the best (shortest)
+/// run of each.
+fn best_in_rounds(make: &[&dyn Fn() -> Command]) -> Vec<serde_json::Value> {
+    let mut best: Vec<Option<serde_json::Value>> = vec![None; make.len()];
+    for _ in 0..RUNS {
+        for (m, b) in make.iter().zip(&mut best) {
+            let run = run_json(&mut m());
+            let faster = |old: &serde_json::Value| {
+                run["seconds"].as_f64().unwrap_or(f64::INFINITY)
+                    < old["seconds"].as_f64().unwrap_or(f64::INFINITY)
+            };
+            if b.as_ref().is_none_or(faster) {
+                *b = Some(run);
+            }
+        }
+    }
+    best.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 fn venv() -> PathBuf {
@@ -189,28 +196,26 @@ fn main() {
         let _ = std::fs::read(f);
     }
     let exe = std::env::current_exe().expect("exe");
-    let ours = best(|| {
+    let engine = || {
         let mut c = Command::new(&exe);
         c.arg("--engine-only").arg(&roster).arg(&claims);
         c
-    });
-    let peers: Vec<serde_json::Value> = ["duckdb", "polars"]
-        .iter()
-        .map(|engine| {
-            best(|| {
-                let mut c = Command::new(&python);
-                c.arg(&peer_script)
-                    .arg(engine)
-                    .arg(&roster)
-                    .arg(&claims)
-                    .arg(as_of().to_string());
-                c
-            })
-        })
-        .collect();
+    };
+    let peer = |engine: &str| {
+        let mut c = Command::new(&python);
+        c.arg(&peer_script)
+            .arg(engine)
+            .arg(&roster)
+            .arg(&claims)
+            .arg(as_of().to_string());
+        c
+    };
+    let mut runs = best_in_rounds(&[&engine, &|| peer("duckdb"), &|| peer("polars")]).into_iter();
+    let ours = runs.next().unwrap_or_default();
+    let peers: Vec<serde_json::Value> = runs.collect();
     let t = ours["seconds"].as_f64().unwrap_or(f64::NAN);
     println!(
-        "exact match: {} roster persons, {} claim rows ({:.0} MB), as of {}, best of {RUNS}",
+        "exact match: {} roster persons, {} claim rows ({:.0} MB), as of {}, best of {RUNS} rounds",
         spec.roster_persons,
         spec.claims,
         size as f64 / 1e6,
