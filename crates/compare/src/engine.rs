@@ -399,7 +399,10 @@ impl Run<'_> {
         // (person, part, row) of every row that counts, a list per part: millions of them
         // at times, so neither grown from nothing nor copied into one list.
         let hits: Vec<Vec<(u32, u32, u32)>> = on_parts(&data.parts, |pi, part| {
-            let mut v = Vec::with_capacity(part.len() / 8);
+            // At most the rows of roster members, sized once (a list grown step by step is
+            // copied into fresh memory each time).
+            let mut v =
+                Vec::with_capacity(join.persons[pi].iter().filter(|&&p| p != NOBODY).count());
             for (r, &p) in join.persons[pi].iter().enumerate() {
                 if p == NOBODY || mask.as_ref().is_some_and(|m| !m[p as usize]) {
                     continue;
@@ -420,27 +423,47 @@ impl Run<'_> {
         };
         // Which groups (persons or households) the rule flags: with an aggregate, those whose
         // sum reaches the threshold; without, every group with a hit.
+        // Each core sums the groups of one range, reading every hit (no copy of the sums per
+        // core, and no core waits for another).
         let flagged: Option<Vec<bool>> = rule.aggregate.as_ref().map(|a| {
             let mut sums = vec![0_i64; groups_of(a.per)];
-            for &(p, pi, r) in hits.iter().flatten() {
-                let v = number(&data.parts[pi as usize], a.column, r as usize).unwrap_or(0);
-                let g = &mut sums[group_of(p, a.per) as usize];
-                *g = g.saturating_add(v);
-            }
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let per = sums.len().div_ceil(threads).max(1);
+            std::thread::scope(|s| {
+                for (k, range) in sums.chunks_mut(per).enumerate() {
+                    let (hits, group_of) = (&hits, &group_of);
+                    s.spawn(move || {
+                        let first = k * per;
+                        for &(p, pi, r) in hits.iter().flatten() {
+                            let g = (group_of(p, a.per) as usize).wrapping_sub(first);
+                            if let Some(sum) = range.get_mut(g) {
+                                let part = &data.parts[pi as usize];
+                                let v = number(part, a.column, r as usize).unwrap_or(0);
+                                *sum = sum.saturating_add(v);
+                            }
+                        }
+                    });
+                }
+            });
             sums.into_iter().map(|s| s >= a.at_least).collect()
         });
         let is_flagged = |p: u32| match (&flagged, &rule.aggregate) {
             (Some(f), Some(a)) => f[group_of(p, a.per) as usize],
             _ => true,
         };
+        // The hits of flagged people, found on every core, part by part.
+        let hits: Vec<Vec<Hit<u32>>> = on_parts(&data.parts, |pi, _| {
+            hits[pi]
+                .iter()
+                .copied()
+                .filter(|h| is_flagged(h.0))
+                .collect()
+        });
         // Clue groups: by person or by household, holding the hits of flagged people, in
         // the order their first hit came; each group's place kept by group number.
         let mut groups: Vec<Vec<Hit<u32>>> = Vec::new();
         let mut place = vec![u32::MAX; groups_of(rule.per)];
         for &h in hits.iter().flatten() {
-            if !is_flagged(h.0) {
-                continue;
-            }
             let slot = &mut place[group_of(h.0, rule.per) as usize];
             if *slot == u32::MAX {
                 *slot = groups.len() as u32;
