@@ -339,15 +339,21 @@ fn cross_check<T: KeptRow>(
     }
     // One household, one township, village and type: each member agrees with the first.
     let passed = || checked.iter().flat_map(|c| &c.passed);
-    let households = Households::number(passed().map(|r| {
-        let m = r.member();
-        let repeats = !repeated.is_empty() && repeated.binary_search(&m.row).is_ok();
-        (!repeats).then_some(m.household_no)
-    }));
+    let passed_rows = checked.iter().map(|c| c.passed.len()).sum();
+    let households = Households::number(ExactLen(
+        passed_rows,
+        passed().map(|r| {
+            let m = r.member();
+            let repeats = !repeated.is_empty() && repeated.binary_search(&m.row).is_ok();
+            (!repeats).then_some(m.household_no)
+        }),
+    ));
     let rows: Vec<&T> = if households.first.is_empty() {
         Vec::new()
     } else {
-        passed().collect()
+        let mut rows = Vec::with_capacity(passed_rows);
+        rows.extend(passed());
+        rows
     };
     for (r, &h) in rows.iter().zip(&households.of_row) {
         if h == NO_HOUSEHOLD {
@@ -381,6 +387,26 @@ fn cross_check<T: KeptRow>(
     }
 }
 
+/// An iterator whose length is known though its adapters do not tell it (rows of several
+/// slices, one after the other), so that lists built from it are sized once.
+struct ExactLen<I>(usize, I);
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.1.next();
+        if item.is_some() {
+            self.0 = self.0.saturating_sub(1);
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0, Some(self.0))
+    }
+}
+
 /// A row left out of the household numbering.
 const NO_HOUSEHOLD: u32 = u32::MAX;
 
@@ -400,8 +426,11 @@ impl Households {
     /// Numbers rows by their household number; `None` leaves a row out.
     fn number<'a>(nos: impl Iterator<Item = Option<&'a str>>) -> Households {
         // Runs of rows with the same number: where each starts, and each row's run.
-        let mut runs: Vec<(&str, u32)> = Vec::new();
-        let mut of_row: Vec<u32> = Vec::with_capacity(nos.size_hint().0);
+        // Room for every row at once (a list grown step by step is copied into fresh memory
+        // each time); what is not used is never touched.
+        let (rows, _) = nos.size_hint();
+        let mut runs: Vec<(&str, u32)> = Vec::with_capacity(rows);
+        let mut of_row: Vec<u32> = Vec::with_capacity(rows);
         for (i, no) in nos.enumerate() {
             let Some(no) = no else {
                 of_row.push(NO_HOUSEHOLD);
@@ -786,6 +815,8 @@ impl Roster {
         }
         r.persons.reserve(rows.len());
         r.name_ends.reserve(rows.len());
+        r.names
+            .reserve(rows.iter().map(|row| row.member().name.len()).sum());
         // The file's checks numbered the households when every row passed them.
         let households = if rows.2.of_row.len() == rows.len() {
             std::mem::take(&mut rows.2)
