@@ -534,12 +534,29 @@ pub fn read_plain_csv_slices<'a, R: Send>(
     }))
 }
 
-/// The trimmed cells of a line without quotes, added to `cells`.
+/// The trimmed cells of a line without quotes, added to `cells`. Commas are found eight
+/// bytes at a time: cells are short, too short for a vector search to pay off on each.
 fn push_plain_cells<'a>(line: &'a str, cells: &mut Vec<&'a str>) {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let bytes = line.as_bytes();
     let mut start = 0;
-    for i in memchr::memchr_iter(b',', line.as_bytes()) {
-        cells.push(trim_cell(&line[start..i]));
-        start = i + 1;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        // Bytes equal to a comma are zero after the xor; each zero byte, and only those,
+        // gets its high bit set (no carry crosses from one byte into the next).
+        let x = u64::from_le_bytes(*word) ^ (0x0101_0101_0101_0101 * u64::from(b','));
+        let mut commas = !(((x & LOW) + LOW) | x | LOW);
+        while commas != 0 {
+            let at = i + (commas.trailing_zeros() / 8) as usize;
+            cells.push(trim_cell(&line[start..at]));
+            start = at + 1;
+            commas &= commas - 1;
+        }
+        i += 8;
+    }
+    for at in (i..bytes.len()).filter(|&k| bytes[k] == b',') {
+        cells.push(trim_cell(&line[start..at]));
+        start = at + 1;
     }
     cells.push(trim_cell(&line[start..]));
 }
@@ -647,6 +664,39 @@ mod tests {
 
     /// The vector check accepts and refuses what the standard one does, wherever in a long
     /// text the bad bytes fall (short texts and the tail are checked another way).
+    /// Cells found eight bytes at a time are the cells a split at every comma gives,
+    /// wherever the commas fall in the words and whatever follows them.
+    #[test]
+    fn plain_cells_are_the_cells_between_commas() {
+        let pieces = [
+            "",
+            "a",
+            "-",
+            " 王五 ",
+            "12.5",
+            ",",
+            ",,",
+            "-,-",
+            "\u{3000}x",
+            "甲乙丙丁",
+        ];
+        let mut seed = 7_u64;
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            for _ in 0..seed % 12 {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                line.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let mut cells = vec!["kept"];
+            push_plain_cells(&line, &mut cells);
+            let expected: Vec<&str> = std::iter::once("kept")
+                .chain(line.split(',').map(trim_cell))
+                .collect();
+            assert_eq!(cells, expected, "{line:?}");
+        }
+    }
+
     #[test]
     fn utf8_is_judged_as_the_standard_check_judges_it() {
         let text = "户编号,乡镇,村,姓名\n4113210050000001,云阳镇,南生村,阎浩艳 ·x\n".repeat(4);
