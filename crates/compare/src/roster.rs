@@ -441,21 +441,32 @@ impl Households {
             }
             of_row.push(runs.len() as u32 - 1);
         }
-        // Runs of one household meet when sorted by a hash of their number (equal hashes
-        // are told apart by the numbers); each such run takes the household of the first.
+        // Runs of one household meet when sorted by a hash of their number: 32 bits of it
+        // above the run's place, in one word (words sort faster than pairs). Runs with equal
+        // hashes are told apart by their numbers; each run takes the household of the first
+        // run of its number.
         let hasher = foldhash::fast::FixedState::default();
-        let mut order: Vec<(u64, u32)> = runs
+        let mut order: Vec<u64> = runs
             .iter()
             .enumerate()
-            .map(|(k, (no, _))| (std::hash::BuildHasher::hash_one(&hasher, no), k as u32))
+            .map(|(k, (no, _))| {
+                let hash = std::hash::BuildHasher::hash_one(&hasher, no);
+                (hash & !0xFFFF_FFFF) | k as u64
+            })
             .collect();
         order.sort_unstable();
+        let run = |w: u64| (w & 0xFFFF_FFFF) as u32;
         let mut earliest: Vec<u32> = (0..runs.len() as u32).collect();
-        for same_hash in order.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-            for (j, &(_, k)) in same_hash.iter().enumerate() {
-                if let Some(&(_, e)) = same_hash[..j]
+        for same_hash in order
+            .chunk_by(|a, b| a >> 32 == b >> 32)
+            .filter(|g| g.len() > 1)
+        {
+            for (j, &w) in same_hash.iter().enumerate() {
+                let k = run(w);
+                if let Some(e) = same_hash[..j]
                     .iter()
-                    .find(|&&(_, e)| runs[e as usize].0 == runs[k as usize].0)
+                    .map(|&v| run(v))
+                    .find(|&e| runs[e as usize].0 == runs[k as usize].0)
                 {
                     earliest[k as usize] = e;
                 }
