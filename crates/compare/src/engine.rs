@@ -278,7 +278,8 @@ impl Run<'_> {
             match self.run_rule(rule, &joins) {
                 Ok(found) => {
                     for c in found {
-                        if self.open.contains(&c.key()) {
+                        // A clue's key is built (two strings) only when some clue is open.
+                        if !self.open.is_empty() && self.open.contains(&c.key()) {
                             outcome.already_open += 1;
                         } else {
                             outcome.clues += 1;
@@ -513,7 +514,8 @@ impl Run<'_> {
             }
         }
         let household = self.roster.household_of(hits[0].0);
-        let mut evidence = String::new();
+        // The rule's conditions and up to five rows follow the sums: room for them at once.
+        let mut evidence = String::with_capacity(conditions.len() + 512);
         if let Some(a) = &rule.aggregate {
             let total = hits
                 .iter()
