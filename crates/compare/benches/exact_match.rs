@@ -339,6 +339,26 @@ fn fuzzy_quality(dir: &Path, roster: &Path, claims: &Path) {
             recall
         );
     }
+    // 4.11321E+17 keeps six digits: in a one-county roster, the region every member shares.
+    // What is left to tell members apart is the name; a row whose member's name another
+    // member also bears can only be guessed. The rows whose member's name is the roster's
+    // only one bound what any method takes without guessing.
+    let mut bearers: HashMap<&str, u32> = HashMap::new();
+    for p in 0..roster.persons.len() as u32 {
+        *bearers.entry(roster.name(p)).or_default() += 1;
+    }
+    let (mut exponent_rows, mut sole) = (0_u64, 0_u64);
+    for (class, key) in truth.values() {
+        if *class == Corruption::Exponent {
+            exponent_rows += 1;
+            let name = roster.person(*key).map(|p| roster.name(p));
+            sole += u64::from(name.and_then(|n| bearers.get(n)) == Some(&1));
+        }
+    }
+    println!(
+        "  exponent rows whose member is the only one of that name: {sole} of {exponent_rows} ({:.4}), the most any method takes without guessing",
+        sole as f64 / exponent_rows.max(1) as f64
+    );
     // Rows with no ID at all but an address (the name-and-village block): every 50th member,
     // named as in the roster, living where the roster says.
     let members: Vec<u32> = (0..roster.persons.len() as u32).step_by(50).collect();
